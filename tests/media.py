@@ -1,0 +1,111 @@
+"""Builders of small media files for tests, good and bad, made with the real ffmpeg in a temp folder.
+
+Each function takes a folder and returns the path it wrote. Nothing here is committed media.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from pipeline.ffmpeg import run_ffmpeg
+
+TONE = "aevalsrc='0.1*sin(2*PI*440*t)|0.1*sin(2*PI*660*t)':s=48000"
+
+
+def _ff(*args: object) -> None:
+    run_ffmpeg(["-y", *[str(a) for a in args]], show_progress=False)
+
+
+def clip(d: Path, name: str = "clip.mp4", *, size: str = "320x180", fps: int = 30, seconds: float = 2,
+         audio: bool = True, source: str = "testsrc2", extra: tuple[str, ...] = ()) -> Path:
+    """A plain progressive H.264 (+ stereo AAC) clip."""
+    out = d / name
+    inputs = ["-f", "lavfi", "-i", f"{source}=s={size}:r={fps}:d={seconds}"]
+    if audio:
+        inputs += ["-f", "lavfi", "-t", str(seconds), "-i", TONE]
+    _ff(*inputs, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        *(["-c:a", "aac", "-ac", "2"] if audio else []), *extra, "-shortest", out)
+    return out
+
+
+def odd_dimensions(d: Path) -> Path:
+    return clip(d, "odd.mp4", size="853x479", extra=("-vf", "format=yuv444p", "-pix_fmt", "yuv444p"))
+
+
+def vfr(d: Path) -> Path:
+    """1 s at 30 fps followed by 1 s at 10 fps in one stream, timestamps kept as they are."""
+    out = d / "vfr.mp4"
+    _ff("-filter_complex",
+        "testsrc2=s=320x180:r=30:d=1[a];testsrc2=s=320x180:r=10:d=1[b];[a][b]concat=n=2:v=1:a=0[v]",
+        "-map", "[v]", "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast", out)
+    return out
+
+
+def interlaced(d: Path) -> Path:
+    """25 interlaced frames/s (top field first) woven from 50 fps motion, coded as interlaced H.264."""
+    out = d / "interlaced.mp4"
+    _ff("-f", "lavfi", "-i", "testsrc2=s=320x180:r=50:d=2",
+        "-vf", "tinterlace=mode=interleave_top,setfield=tff",
+        "-c:v", "libx264", "-preset", "veryfast", "-flags", "+ildct+ilme", "-x264-params", "tff=1", out)
+    return out
+
+
+def single_frame(d: Path) -> Path:
+    out = d / "single.mp4"
+    _ff("-f", "lavfi", "-i", "testsrc2=s=320x180:r=30", "-frames:v", "1", "-c:v", "libx264", out)
+    return out
+
+
+def no_audio(d: Path) -> Path:
+    return clip(d, "silent_video.mp4", audio=False)
+
+
+def audio_only(d: Path) -> Path:
+    out = d / "audio_only.m4a"
+    _ff("-f", "lavfi", "-t", "2", "-i", TONE, "-c:a", "aac", out)
+    return out
+
+
+def huge_frame(d: Path) -> Path:
+    """One grey 10000x10000 frame: real, decodable, and far beyond any delivery resolution."""
+    out = d / "huge.mp4"
+    _ff("-f", "lavfi", "-i", "color=c=gray:s=10000x10000:r=25:d=0.04", "-c:v", "libx264",
+        "-preset", "ultrafast", out)
+    return out
+
+
+def lying_duration(d: Path) -> Path:
+    """A 2 s Matroska file whose Segment Duration claims 60 s."""
+    src = clip(d, "lie_src.mkv", audio=False)
+    data = bytearray(src.read_bytes())
+    i = data.find(b"\x44\x89\x88")  # EBML Duration element, 8-byte float, in TimecodeScale units (ms)
+    assert i > 0, "no Duration element in the Matroska header"
+    data[i + 3:i + 11] = struct.pack(">d", 60000.0)
+    out = d / "lying.mkv"
+    out.write_bytes(bytes(data))
+    src.unlink()
+    return out
+
+
+def truncated(d: Path, *, faststart: bool = False) -> Path:
+    """An MP4 cut in half: with the index at the end (default) or at the front (faststart)."""
+    name = "cut_faststart.mp4" if faststart else "cut.mp4"
+    full = clip(d, f"full_{name}", seconds=4, extra=("-movflags", "+faststart") if faststart else ())
+    data = full.read_bytes()
+    out = d / name
+    out.write_bytes(data[: len(data) // 2])
+    full.unlink()
+    return out
+
+
+def text_as_mp4(d: Path) -> Path:
+    out = d / "notes.mp4"
+    out.write_text("this is not a video\n" * 50)
+    return out
+
+
+def empty(d: Path) -> Path:
+    out = d / "empty.mp4"
+    out.write_bytes(b"")
+    return out

@@ -1,0 +1,144 @@
+"""The one way vodflow runs a child process.
+
+``run`` takes argv as a list, logs it shell-quoted (paste it into a shell to rerun it), streams stdout
+and stderr line by line to optional callbacks, enforces a timeout, stops the child in a fixed order
+(terminate, wait, kill, wait) and on failure raises a ``ProcessError`` that carries the command and the
+last lines of stderr. Output lines matching a ``fatal`` pattern stop the child at once: that is how an
+ffmpeg warning that means "your arguments are wrong" becomes an error instead of noise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vodflow.errors import ProcessError, ProcessTimeout
+
+__all__ = ["Completed", "run", "stop"]
+
+log = logging.getLogger(__name__)
+
+LineCallback = Callable[[str], None]
+
+_STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A finished child process: its command, exit code, captured output and wall time."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = _STOP_GRACE_SECONDS) -> None:
+    """Stop a child: terminate, wait up to ``grace`` seconds, then kill and wait."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _pump(stream, sink: list[str], tail: deque[str] | None, callback: LineCallback | None,
+          fatal: Sequence[re.Pattern[str]], on_fatal: Callable[[str], None]) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        sink.append(line)
+        if tail is not None:
+            tail.append(line)
+        if callback is not None:
+            callback(line)
+        if any(p.search(line) for p in fatal):
+            on_fatal(line)
+    stream.close()
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    on_stdout: LineCallback | None = None,
+    on_stderr: LineCallback | None = None,
+    fatal: Sequence[re.Pattern[str]] = (),
+    fatal_error: type[ProcessError] = ProcessError,
+    check: bool = True,
+    tail_lines: int = 15,
+) -> Completed:
+    """Run ``argv`` to completion and return a :class:`Completed`.
+
+    Raises ``ProcessTimeout`` when ``timeout`` seconds pass, ``fatal_error`` (a ``ProcessError``) when a
+    stderr or stdout line matches a pattern in ``fatal``, and ``ProcessError`` when the child exits
+    non-zero and ``check`` is true. ``KeyboardInterrupt`` stops the child before propagating.
+    """
+    args = [os.fspath(a) for a in argv]
+    log.info("run: %s", shlex.join(args))
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise ProcessError(f"cannot start {Path(args[0]).name}: {exc.strerror or exc}", argv=args) from exc
+
+    out: list[str] = []
+    err: list[str] = []
+    tail: deque[str] = deque(maxlen=tail_lines)
+    fatal_lines: list[str] = []
+
+    def on_fatal(line: str) -> None:
+        if not fatal_lines:
+            fatal_lines.append(line)
+            proc.terminate()
+
+    readers = [
+        threading.Thread(target=_pump, args=(proc.stdout, out, None, on_stdout, fatal, on_fatal), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, err, tail, on_stderr, fatal, on_fatal), daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        for t in readers:
+            t.join()
+        raise ProcessTimeout(
+            f"{Path(args[0]).name} ran past its {timeout:g} s limit and was stopped",
+            argv=args, returncode=proc.returncode, stderr_tail=list(tail)) from None
+    except BaseException:
+        stop(proc)
+        raise
+    for t in readers:
+        t.join()
+    seconds = time.monotonic() - started
+    name = Path(args[0]).name
+    if fatal_lines:
+        raise fatal_error(f"{name}: {fatal_lines[0].strip()}", argv=args, returncode=proc.returncode,
+                          stderr_tail=list(tail))
+    if check and proc.returncode != 0:
+        last = next((line.strip() for line in reversed(tail) if line.strip()), "no output")
+        raise ProcessError(f"{name} exited with code {proc.returncode}: {last}", argv=args,
+                           returncode=proc.returncode, stderr_tail=list(tail))
+    log.debug("done in %.2f s: %s", seconds, name)
+    return Completed(args, proc.returncode, "\n".join(out), "\n".join(err), seconds)
