@@ -62,13 +62,22 @@ def run_ffmpeg(
     """
     argv: list[str | os.PathLike[str]] = [
         tools.find(tool),
-        "-hide_banner", "-nostdin",
-        "-loglevel", loglevel,   # "level+" prefixes each line with [error]/[warning]/[info]: parseable
-        "-nostats",              # the periodic stats line on stderr is replaced by -progress on stdout
-        "-progress", "pipe:1",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        loglevel,  # "level+" prefixes each line with [error]/[warning]/[info]: parseable
+        "-nostats",  # the periodic stats line on stderr is replaced by -progress on stdout
+        "-progress",
+        "pipe:1",
         *args,
     ]
     with Progress(label, duration, enabled=show_progress) as progress:
         parser = ProgressParser(progress.update)
-        return run(argv, timeout=timeout, on_stdout=parser.feed, on_stderr=on_stderr,
-                   fatal=[UNUSED_OPTION], fatal_error=EncoderOptionError)
+        return run(
+            argv,
+            timeout=timeout,
+            on_stdout=parser.feed,
+            on_stderr=on_stderr,
+            fatal=[UNUSED_OPTION],
+            fatal_error=EncoderOptionError,
+        )

@@ -58,10 +58,10 @@ class VideoStream(Record):
     height: int
     sar: str = "1:1"
     dar: str | None = None
-    frame_rate: str | None = None       # nominal, as a fraction string ("30000/1001")
-    avg_frame_rate: str | None = None   # measured over the stream by the demuxer
-    fps: float | None = None            # nominal, as a number
-    vfr: bool = False                   # nominal and average rates disagree by more than 1 %
+    frame_rate: str | None = None  # nominal, as a fraction string ("30000/1001")
+    avg_frame_rate: str | None = None  # measured over the stream by the demuxer
+    fps: float | None = None  # nominal, as a number
+    vfr: bool = False  # nominal and average rates disagree by more than 1 %
     pix_fmt: str | None = None
     bit_depth: int = 8
     color_primaries: str | None = None
@@ -72,7 +72,7 @@ class VideoStream(Record):
     field_order: FieldOrder = "unknown"
     duration: float | None = None
     frames: int | None = None
-    bit_rate: int | None = None          # bits per second
+    bit_rate: int | None = None  # bits per second
 
     @property
     def interlaced(self) -> bool:
@@ -105,8 +105,8 @@ class MediaInfo(Record):
     path: str
     container: str
     size_bytes: int
-    duration: float | None          # seconds; None when neither container nor streams say
-    bit_rate: int | None = None     # bits per second, whole file
+    duration: float | None  # seconds; None when neither container nor streams say
+    bit_rate: int | None = None  # bits per second, whole file
     video: VideoStream | None = None
     audio: list[AudioStream] = []
     subtitles: list[SubtitleStream] = []
@@ -136,8 +136,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
     r = parse_rate(s.get("r_frame_rate"))
     avg = parse_rate(s.get("avg_frame_rate"))
     nominal = r if r is not None and r <= _MAX_PLAUSIBLE_FPS else avg
-    vfr = bool(r and avg and abs(float(r) - float(avg)) / float(r) > 0.01) or (
-        r is not None and r > _MAX_PLAUSIBLE_FPS)
+    vfr = bool(r and avg and abs(float(r) - float(avg)) / float(r) > 0.01) or (r is not None and r > _MAX_PLAUSIBLE_FPS)
     field = s.get("field_order") or "unknown"
     tags = s.get("tags") or {}
     return VideoStream(
@@ -208,8 +207,9 @@ def parse_ffprobe(path: str, size: int, doc: dict[str, Any]) -> MediaInfo:
     """Build a ``MediaInfo`` from ffprobe's JSON (``-show_format -show_streams``)."""
     streams = doc.get("streams") or []
     fmt = doc.get("format") or {}
-    videos = [s for s in streams if s.get("codec_type") == "video"
-              and not (s.get("disposition") or {}).get("attached_pic")]  # cover art is not the video
+    videos = [
+        s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]  # cover art is not the video
     video = _video(videos[0]) if videos else None
     audio = [_audio(s) for s in streams if s.get("codec_type") == "audio"]
     subs = [_subtitle(s) for s in streams if s.get("codec_type") == "subtitle"]
@@ -270,8 +270,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     that is not media, a truncated one, or one with neither audio nor video.
     """
     p = check_input(path)
-    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-print_format", "json",
-            "-show_format", "-show_streams", p]
+    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", p]
     try:
         res = run(argv, timeout=_PROBE_TIMEOUT_S)
     except ProcessError as exc:

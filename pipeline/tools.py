@@ -65,8 +65,10 @@ class ToolInfo:
 
 
 def _missing(tool: Tool, why: str) -> ToolError:
-    return ToolError(f"{tool.value} is not usable: {why}; reinstall it with "
-                     f"`pip install --force-reinstall {_PACKAGE[tool]}` (or `make .venv`)")
+    return ToolError(
+        f"{tool.value} is not usable: {why}; reinstall it with "
+        f"`pip install --force-reinstall {_PACKAGE[tool]}` (or `make .venv`)"
+    )
 
 
 def _import(tool: Tool, module: str):

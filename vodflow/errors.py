@@ -60,8 +60,9 @@ class ToolError(VodflowError):
 class ProcessError(VodflowError):
     """A child process exited non-zero (or was stopped). Carries the command and the last stderr lines."""
 
-    def __init__(self, message: str, *, argv: Sequence[str] = (), returncode: int | None = None,
-                 stderr_tail: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, argv: Sequence[str] = (), returncode: int | None = None, stderr_tail: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.argv = list(argv)
         self.returncode = returncode

@@ -59,8 +59,14 @@ def stop(proc: subprocess.Popen[bytes], grace: float = _STOP_GRACE_SECONDS) -> N
         proc.wait()
 
 
-def _pump(stream, sink: list[str], tail: deque[str] | None, callback: LineCallback | None,
-          fatal: Sequence[re.Pattern[str]], on_fatal: Callable[[str], None]) -> None:
+def _pump(
+    stream,
+    sink: list[str],
+    tail: deque[str] | None,
+    callback: LineCallback | None,
+    fatal: Sequence[re.Pattern[str]],
+    on_fatal: Callable[[str], None],
+) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         sink.append(line)
@@ -96,8 +102,9 @@ def run(
     log.info("run: %s", shlex.join(args))
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     except OSError as exc:
         raise ProcessError(f"cannot start {Path(args[0]).name}: {exc.strerror or exc}", argv=args) from exc
 
@@ -125,7 +132,10 @@ def run(
             t.join()
         raise ProcessTimeout(
             f"{Path(args[0]).name} ran past its {timeout:g} s limit and was stopped",
-            argv=args, returncode=proc.returncode, stderr_tail=list(tail)) from None
+            argv=args,
+            returncode=proc.returncode,
+            stderr_tail=list(tail),
+        ) from None
     except BaseException:
         stop(proc)
         raise
@@ -134,11 +144,16 @@ def run(
     seconds = time.monotonic() - started
     name = Path(args[0]).name
     if fatal_lines:
-        raise fatal_error(f"{name}: {fatal_lines[0].strip()}", argv=args, returncode=proc.returncode,
-                          stderr_tail=list(tail))
+        raise fatal_error(
+            f"{name}: {fatal_lines[0].strip()}", argv=args, returncode=proc.returncode, stderr_tail=list(tail)
+        )
     if check and proc.returncode != 0:
         last = next((line.strip() for line in reversed(tail) if line.strip()), "no output")
-        raise ProcessError(f"{name} exited with code {proc.returncode}: {last}", argv=args,
-                           returncode=proc.returncode, stderr_tail=list(tail))
+        raise ProcessError(
+            f"{name} exited with code {proc.returncode}: {last}",
+            argv=args,
+            returncode=proc.returncode,
+            stderr_tail=list(tail),
+        )
     log.debug("done in %.2f s: %s", seconds, name)
     return Completed(args, proc.returncode, "\n".join(out), "\n".join(err), seconds)

@@ -20,8 +20,16 @@ class Progress:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, label: str, total: float | None, *, unit: str = "s", stream: TextIO | None = None,
-                 log_every: float = 10.0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: float | None,
+        *,
+        unit: str = "s",
+        stream: TextIO | None = None,
+        log_every: float = 10.0,
+        enabled: bool = True,
+    ) -> None:
         self.label = label
         self.total = total if total and total > 0 else None
         self.unit = unit
@@ -73,13 +81,16 @@ class Progress:
 
     def _text(self) -> str:
         frac = self.fraction
-        figures = f"{self.done:.1f}{self.unit}" if frac is None else \
-            f"{frac * 100:5.1f}% {self.done:.1f}/{self.total:.1f}{self.unit}"
+        figures = (
+            f"{self.done:.1f}{self.unit}"
+            if frac is None
+            else f"{frac * 100:5.1f}% {self.done:.1f}/{self.total:.1f}{self.unit}"
+        )
         return f"{self.label}: {figures} {self.extra}".rstrip()
 
     def _draw(self) -> None:
         frac = self.fraction
         width = 24
         bar = "" if frac is None else "[" + "#" * int(frac * width) + "." * (width - int(frac * width)) + "] "
-        self.stream.write(f"\r\x1b[2K{self.label} {bar}{self._text()[len(self.label) + 2:]}")
+        self.stream.write(f"\r\x1b[2K{self.label} {bar}{self._text()[len(self.label) + 2 :]}")
         self.stream.flush()
