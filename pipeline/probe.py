@@ -10,11 +10,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline import tools
-from vodflow.errors import ProbeError, ProcessError, UsageError
+from vodflow.errors import NoVideoStream, ProbeError, ProcessError, UnsupportedMedia, UsageError
 from vodflow.process import run
 from vodflow.records import Record
 
-__all__ = ["AudioStream", "MediaInfo", "SubtitleStream", "VideoStream", "parse_rate", "probe"]
+__all__ = [
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "AudioStream",
+    "MediaInfo",
+    "SubtitleStream",
+    "VideoStream",
+    "parse_rate",
+    "probe",
+    "require_video",
+]
+
+# The largest frame the pipeline accepts: 8192 px a side and 8K UHD's pixel count. Beyond that no
+# delivery format applies and a single decoded frame costs hundreds of MB.
+MAX_SIDE = 8192
+MAX_PIXELS = 7680 * 4320
 
 HDRKind = Literal["sdr", "pq", "hlg"]
 FieldOrder = Literal["progressive", "tt", "bb", "tb", "bt", "unknown"]
@@ -283,3 +298,21 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     if info.video is None and not info.audio:
         raise ProbeError(p, "no audio or video streams")
     return info
+
+
+def require_video(info: MediaInfo) -> VideoStream:
+    """Return ``info``'s video stream if the pipeline can work on it.
+
+    Raises ``NoVideoStream`` for a file without video and ``UnsupportedMedia`` for a frame size
+    outside 16 px .. ``MAX_SIDE`` a side or above ``MAX_PIXELS``.
+    """
+    v = info.video
+    if v is None:
+        raise NoVideoStream(info.path, "no video stream (audio only?)")
+    if v.width < 16 or v.height < 16:
+        raise UnsupportedMedia(info.path, f"frame size {v.width}x{v.height} is too small (16x16 at least)")
+    if max(v.width, v.height) > MAX_SIDE or v.width * v.height > MAX_PIXELS:
+        raise UnsupportedMedia(
+            info.path, f"frame size {v.width}x{v.height} is too large (at most {MAX_SIDE} px a side, 8K UHD in area)"
+        )
+    return v

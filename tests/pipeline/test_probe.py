@@ -123,3 +123,14 @@ def test_probe_rejects_unreadable_input_with_one_line(odd, name, error, words):
         probe(odd[name])
     msg = str(exc.value)
     assert words in msg and str(odd[name]) in msg and "\n" not in msg
+
+
+def test_require_video_refuses_audio_only_and_huge_frames(odd, tiny):
+    from pipeline.probe import require_video
+    from vodflow.errors import NoVideoStream, UnsupportedMedia
+
+    assert require_video(probe(tiny["pan"])).width == 320
+    with pytest.raises(NoVideoStream, match=r"audio_only\.m4a: no video stream"):
+        require_video(probe(odd["audio_only"]))
+    with pytest.raises(UnsupportedMedia, match=r"huge\.mp4: frame size 10000x10000 is too large"):
+        require_video(probe(odd["huge_frame"]))
