@@ -1,0 +1,252 @@
+"""The ``vodflow`` command line: parses arguments and calls stages; no media logic of its own.
+
+Exit codes: 0 success, 1 the media failed (QA failure, decode error, unreadable file), 2 usage or
+environment error. Every ``VodflowError`` is printed as one line on stderr; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from flows.tables import fmt as _fmt
+from flows.tables import table as _table
+from vodflow.errors import UsageError, VodflowError
+
+__all__ = ["main"]
+
+log = logging.getLogger("vodflow.cli")
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from pipeline.probe import probe
+
+    info = probe(args.src)
+    if args.json:
+        print(info.to_json())
+        return 0
+    print(f"{info.path}: {info.container}, {_fmt(info.duration)} s, {info.size_bytes} bytes")
+    if v := info.video:
+        flags = [f for f, on in (("VFR", v.vfr), ("interlaced", v.interlaced), (v.hdr.upper(), v.hdr != "sdr")) if on]
+        print(
+            f"  video #{v.index}: {v.codec} {v.width}x{v.height} SAR {v.sar} {_fmt(v.fps, 3)} fps "
+            f"{v.pix_fmt} {v.bit_depth}-bit {' '.join(flags)}".rstrip()
+        )
+    for a in info.audio:
+        print(f"  audio #{a.index}: {a.codec} {a.channels} ch {a.sample_rate} Hz [{a.language}]")
+    for s in info.subtitles:
+        print(f"  subtitle #{s.index}: {s.codec} [{s.language}]{' forced' if s.forced else ''}")
+    return 0
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    from pipeline.qa import qa
+
+    report = qa(args.src, show_progress=not args.json)
+    if args.json:
+        print(report.to_json())
+    else:
+        rows = [
+            (c.name, c.severity.upper(), c.value if c.value is not None else "-", c.unit, c.reason)
+            for c in report.checks
+        ]
+        print(_table(rows, ("check", "severity", "value", "unit", "reason")))
+        print(f"{report.path}: QA {'passed' if report.passed else 'FAILED'} ({report.seconds:.1f} s)")
+    if not report.passed:
+        if args.json:
+            report.raise_for_failure()  # the one-line reason still goes to stderr
+        return 1
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from pipeline.encode import DEFAULT_AUDIO, encode, parse_rung
+
+    if not args.rung:
+        raise UsageError("encode needs at least one --rung CODEC:WxH:RATE (e.g. h264:1280x720:3000k)")
+    rungs = [parse_rung(s) for s in args.rung]
+    result = encode(
+        args.src, rungs, args.out, audio=() if args.no_audio else DEFAULT_AUDIO, show_progress=not args.json
+    )
+    if args.json:
+        print(result.to_json())
+        return 0
+    rows = [
+        (
+            f.rendition.name,
+            f"{f.width}x{f.height}",
+            f.frames,
+            _fmt(f.duration),
+            _fmt(f.bitrate_kbps, 0),
+            _fmt(f.peak_bitrate_kbps, 0),
+            _fmt(f.encode_seconds, 1),
+            Path(f.path).name,
+        )
+        for f in result.video
+    ]
+    rows += [
+        (
+            f"{f.rendition.codec} {f.rendition.bitrate_kbps}k",
+            "audio",
+            "",
+            _fmt(f.duration),
+            _fmt(f.bitrate_kbps, 0),
+            "",
+            _fmt(f.encode_seconds, 1),
+            Path(f.path).name,
+        )
+        for f in result.audio
+    ]
+    print(_table(rows, ("rendition", "size", "frames", "dur s", "kb/s", "peak kb/s", "enc s", "file")))
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from pipeline.quality import score
+
+    report = score(args.ref, args.dist, subsample=args.every, ssim=not args.no_ssim, show_progress=not args.json)
+    if args.json:
+        print(report.to_json())
+        return 0
+    v = report.vmaf
+    print(f"{report.distorted} vs {report.reference} ({report.width}x{report.height}, model {v.model})")
+    print(
+        f"  VMAF  mean {v.mean:.2f}  harmonic {v.harmonic_mean:.2f}  p5 {v.p5:.2f}  min {v.min:.2f}"
+        f"  ({v.frames} frames, every {v.subsample}, {v.fps:.1f} fps)"
+    )
+    if m := report.metrics:
+        print(f"  SSIM  mean {m.ssim_mean:.4f}  min {m.ssim_min:.4f}")
+        print(f"  PSNR  mean {m.psnr_mean:.2f} dB  min {m.psnr_min:.2f} dB")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from samples import DEFAULT_DIR, SAMPLES, make_samples
+
+    known = {s.name for s in SAMPLES}
+    unknown = sorted(set(args.only or ()) - known)
+    if unknown:
+        raise UsageError(f"unknown sample {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    out = Path(args.out) if args.out else DEFAULT_DIR
+    paths = make_samples(out, tiny=args.tiny, names=args.only, force=args.force, show_progress=not args.json)
+    if args.json:
+        print(json.dumps([str(p) for p in paths], indent=2))
+    else:
+        for p in paths:
+            print(p)
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from pipeline.tools import versions
+
+    found = versions()
+    if args.json:
+        print(
+            json.dumps(
+                {k: {"version": i.version, "path": str(i.path), "package": i.package} for k, i in found.items()},
+                indent=2,
+            )
+        )
+    else:
+        print(
+            _table(
+                [(k, i.version, i.package, i.path) for k, i in found.items()], ("tool", "version", "package", "path")
+            )
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import run_demo
+
+    return run_demo(out=Path(args.out), every=args.every)
+
+
+# --- parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vodflow", description="vodflow: VOD encoding and adaptive-streaming pipeline.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v: log commands run; -vv: debug")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="print the result as JSON")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = command("probe", cmd_probe, "show what a media file holds (streams, rates, colour, HDR, field order)")
+    sp.add_argument("src", help="media file")
+
+    sp = command("qa", cmd_qa, "check a source title: decode, bounds, black/frozen/silence, interlacing, loudness")
+    sp.add_argument("src", help="media file")
+
+    sp = command("encode", cmd_encode, "encode rungs (decoding the source once per codec) plus audio renditions")
+    sp.add_argument("src", help="source media file")
+    sp.add_argument(
+        "--rung",
+        action="append",
+        metavar="CODEC:WxH:RATE",
+        help="a rung, e.g. h264:1280x720:3000k, hevc:1920x1080:crf24, av1:640x360:crf35@600k; repeat",
+    )
+    sp.add_argument("--out", required=True, help="output folder")
+    sp.add_argument("--no-audio", action="store_true", help="skip the AAC and Opus audio renditions")
+
+    sp = command("quality", cmd_quality, "score DIST against REF: VMAF (libvmaf), SSIM and PSNR")
+    sp.add_argument("ref", help="reference (source) file")
+    sp.add_argument("dist", help="distorted (encoded) file")
+    sp.add_argument("--every", type=int, default=1, metavar="N", help="score every Nth frame (default 1)")
+    sp.add_argument("--no-ssim", action="store_true", help="VMAF only (skip SSIM/PSNR)")
+
+    sp = command("samples", cmd_samples, "write the sample corpus (three synthetic 1080p titles and Big Buck Bunny)")
+    sp.add_argument("--out", help="folder (default samples/media)")
+    sp.add_argument("--tiny", action="store_true", help="2 s 320x180 versions, as the tests use")
+    sp.add_argument("--only", action="append", metavar="NAME", help="only this sample; repeat")
+    sp.add_argument("--force", action="store_true", help="rewrite files that already exist")
+
+    command("tools", cmd_tools, "show the binaries vodflow uses, their versions and where they come from")
+
+    sp = command("demo", cmd_demo, "samples -> probe -> QA -> encode a small H.264 ladder -> VMAF, as a table")
+    sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    sp.add_argument("--every", type=int, default=3, metavar="N", help="score every Nth frame (default 3)")
+    return p
+
+
+def _setup_logging(verbose: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG)
+    # Progress of long work is shown by default: a bar on a terminal, these log lines otherwise.
+    logging.getLogger("vodflow.progress").setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (``vodflow`` calls ``sys.exit`` with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.fn(args)
+    except VodflowError as exc:
+        print(f"vodflow {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"vodflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
