@@ -152,3 +152,44 @@ def empty(d: Path) -> Path:
     out = d / "empty.mp4"
     out.write_bytes(b"")
     return out
+
+
+def reencode(
+    d: Path,
+    src: Path,
+    name: str,
+    *,
+    crf: int,
+    size: str | None = None,
+    seconds: float | None = None,
+    fps: int | None = None,
+) -> Path:
+    """``src``'s video as H.264 at ``crf``, optionally scaled to ``size`` ("WxH"), cut or resampled; no audio."""
+    out = d / name
+    vf = [f"scale={size.replace('x', ':')}"] if size else []
+    if fps:
+        vf.append(f"fps={fps}")
+    _ff(
+        "-i",
+        src,
+        *(["-t", str(seconds)] if seconds else []),
+        *(["-vf", ",".join(vf)] if vf else []),
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        out,
+    )
+    return out
+
+
+def remux(d: Path, src: Path, name: str, *extra: str) -> Path:
+    """``src``'s streams copied unchanged into ``name`` (its extension picks the container), with ``extra`` options."""
+    out = d / name
+    _ff("-i", src, "-c", "copy", *extra, out)
+    return out
