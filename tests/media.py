@@ -154,6 +154,116 @@ def empty(d: Path) -> Path:
     return out
 
 
+def stretches(
+    d: Path,
+    name: str = "stretches.mp4",
+    *,
+    black: tuple[float, float] = (2.0, 3.0),
+    frozen: tuple[float, float] = (5.0, 6.0),
+    silence: tuple[float, float] = (3.0, 6.0),
+    seconds: float = 12.0,
+) -> Path:
+    """A clip with one black, one frozen and one silent stretch, each given as (start, length) in seconds.
+
+    Video: motion, black, motion, one still frame held, motion (the black stretch must come first). Audio:
+    a 1 kHz tone, digital silence over the silent stretch.
+    """
+    (b0, bl), (f0, fl) = black, frozen
+    assert b0 + bl <= f0 and f0 + fl <= seconds, "black, then frozen, both inside the clip"
+    parts = [
+        (b0, "testsrc2=s=320x180:r=30"),
+        (bl, "color=c=black:s=320x180:r=30"),
+        (f0 - b0 - bl, "testsrc2=s=320x180:r=30"),
+        # One frame held: trim keeps frame 0, tpad clones it for the rest of the stretch.
+        (fl, "testsrc2=s=320x180:r=30,trim=end_frame=1,tpad=stop_mode=clone:stop=-1"),
+        # A different pattern after the freeze, so its first frame does not extend the freeze.
+        (seconds - f0 - fl, "testsrc=s=320x180:r=30"),
+    ]
+    parts = [(length, src) for length, src in parts if length > 0]
+    graph = ";".join(f"{src},trim=duration={length},setpts=PTS-STARTPTS[p{i}]" for i, (length, src) in enumerate(parts))
+    graph += ";" + "".join(f"[p{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
+    s0, sl = silence
+    tone = f"0.1*sin(2*PI*1000*t)*not(between(t,{s0},{s0 + sl}))"
+    out = d / name
+    _ff(
+        "-filter_complex",
+        graph,
+        "-f",
+        "lavfi",
+        "-t",
+        str(seconds),
+        "-i",
+        f"aevalsrc='{tone}|{tone}':s=48000",
+        "-map",
+        "[v]",
+        "-map",
+        "0:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        out,
+    )
+    return out
+
+
+def tone(d: Path, name: str, *, amplitude: float, freq: float = 997.0, seconds: float = 3.0) -> Path:
+    """A testsrc2 clip whose audio is one sine of peak ``amplitude`` (1.0 = full scale) in both stereo channels.
+
+    997 Hz is the frequency BS.1770 calibrates its K-weighting at; 192 kb/s AAC keeps the level exact.
+    """
+    wave = f"{amplitude}*sin(2*PI*{freq}*t)"
+    out = d / name
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s=320x180:r=30:d={seconds}",
+        "-f",
+        "lavfi",
+        "-t",
+        str(seconds),
+        "-i",
+        f"aevalsrc='{wave}|{wave}':s=48000",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-shortest",
+        out,
+    )
+    return out
+
+
+def odd_frame(d: Path) -> Path:
+    """A 2 s 853x479 clip, odd for real: testsrc (RGB) keeps an odd size where testsrc2 rounds it to even."""
+    out = d / "odd_853x479.mp4"
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=s=853x479:r=30:d=2",
+        "-vf",
+        "format=yuv444p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        out,
+    )
+    return out
+
+
 def reencode(
     d: Path,
     src: Path,
