@@ -303,3 +303,88 @@ def remux(d: Path, src: Path, name: str, *extra: str) -> Path:
     out = d / name
     _ff("-i", src, "-c", "copy", *extra, out)
     return out
+
+
+def scene_cut(d: Path, *, cut: float = 1.5, seconds: float = 3.0, fps: int = 30) -> Path:
+    """Moving test pattern, then a hard cut at ``cut`` s to a Mandelbrot zoom: video only.
+
+    Stored with scene-cut detection off, so the cut itself carries no keyframe; an encoder with its
+    defaults places one there (x264 and x265 do), one with scene cuts disabled must not.
+    """
+    out = d / "scene_cut.mp4"
+    tail = seconds - cut
+    _ff(
+        "-filter_complex",
+        f"testsrc2=s=320x180:r={fps}:d={cut}[a];"
+        f"mandelbrot=s=320x180:r={fps},trim=duration={tail},setpts=PTS-STARTPTS[b];"
+        "[a][b]concat=n=2:v=1:a=0,format=yuv420p[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "16",
+        "-x264-params",
+        "scenecut=0:keyint=300",
+        out,
+    )
+    return out
+
+
+def surround(d: Path, *, sample_rate: int = 44100, seconds: float = 2.0) -> Path:
+    """A 320x180 clip with 5.1 AAC audio (a different tone on each channel) at ``sample_rate``."""
+    out = d / "surround.mp4"
+    tones = "|".join(f"0.1*sin(2*PI*{f}*t)" for f in (220, 330, 440, 550, 60, 660))
+    _ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s=320x180:r=30:d={seconds}",
+        "-f",
+        "lavfi",
+        "-t",
+        str(seconds),
+        "-i",
+        f"aevalsrc='{tones}':s={sample_rate}:c=5.1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "384k",
+        "-shortest",
+        out,
+    )
+    return out
+
+
+def lying_everywhere(d: Path) -> Path:
+    """Like ``lying_duration``, but the video stream's own DURATION tag claims 60 s too.
+
+    Nothing in the header gives the lie away; only decoding shows that 2 s are there.
+    """
+    data = bytearray(lying_duration(d).read_bytes())
+    i = data.find(b"00:00:02.000000000")  # the Matroska DURATION tag ffmpeg writes for the stream
+    assert i > 0, "no DURATION tag in the Matroska file"
+    data[i : i + 18] = b"00:01:00.000000000"
+    out = d / "lying_everywhere.mkv"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def corrupted(d: Path) -> Path:
+    """A complete, well-indexed MP4 whose second half of video data is overwritten with zeros."""
+    src = clip(d, "corrupted_src.mp4", audio=False)
+    data = bytearray(src.read_bytes())
+    start = data.find(b"mdat") + 4
+    end = data.find(b"moov") if data.find(b"moov") > start else len(data)
+    mid = (start + end) // 2
+    data[mid : mid + (end - mid) // 2] = bytes((end - mid) // 2)
+    out = d / "corrupted.mp4"
+    out.write_bytes(bytes(data))
+    src.unlink()
+    return out
