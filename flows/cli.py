@@ -59,10 +59,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
         ]
         print(_table(rows, ("check", "severity", "value", "unit", "reason")))
         print(f"{report.path}: QA {'passed' if report.passed else 'FAILED'} ({report.seconds:.1f} s)")
-    if not report.passed:
-        if args.json:
-            report.raise_for_failure()  # the one-line reason still goes to stderr
-        return 1
+    report.raise_for_failure()  # the one-line reason goes to stderr, exit 1
     return 0
 
 

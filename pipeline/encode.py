@@ -119,6 +119,8 @@ _ENCODER_CONTEXT = re.compile(r"^(\[(lib\w+|aac|enc:[^\]]*) @|x26[45] \[|Svt\[|\
 _OPTION_PROBLEM = re.compile(
     r"Error parsing option|Unknown option|Invalid value for|Incompatible pixel format|, ignored\b"
 )
+# Both at once, so run_ffmpeg stops the encode on the first such line instead of finishing it.
+_ENCODER_OPTION_PROBLEM = re.compile(f"{_ENCODER_CONTEXT.pattern}.*(?:{_OPTION_PROBLEM.pattern})")
 _LEVEL_TAG = re.compile(r"\[(error|fatal)\]")
 # Lines from the demuxer or a decoder: the input is at fault, not our arguments.
 _INPUT_CONTEXT = re.compile(r"\[(in#|vist#|aist#|dec:)")
@@ -476,16 +478,18 @@ def _run(title: _Title, args: list[str], label: str, show_progress: bool) -> flo
     lines: list[str] = []
     try:
         done = run_ffmpeg(
-            args, duration=title.info.duration, label=label, on_stderr=lines.append, show_progress=show_progress
+            args,
+            duration=title.info.duration,
+            label=label,
+            on_stderr=lines.append,
+            show_progress=show_progress,
+            fatal=[_ENCODER_OPTION_PROBLEM],
         )
     except EncoderOptionError:
         raise
     except ProcessError as exc:
         _judge(title, lines, exc)
         raise
-    for ln in lines:
-        if _ENCODER_CONTEXT.search(ln) and _OPTION_PROBLEM.search(ln):
-            raise EncoderOptionError(f"ffmpeg: {ln.strip()}", argv=done.argv, stderr_tail=lines[-15:])
     _judge(title, lines, None)
     return done.seconds
 

@@ -54,11 +54,13 @@ def run_ffmpeg(
     on_stderr: LineCallback | None = None,
     show_progress: bool = True,
     loglevel: str = "level+info",
+    fatal: Sequence[re.Pattern[str]] = (),
 ) -> Completed:
     """Run ffmpeg with ``args`` (everything after the binary) and return the finished process.
 
     Adds ``-progress`` reporting against ``duration`` seconds of media. Raises ``EncoderOptionError``
-    when ffmpeg reports an option as unused, ``ProcessError``/``ProcessTimeout`` as ``process.run``.
+    when ffmpeg reports an option as unused or prints a line matching one of ``fatal`` (stopping it at
+    once), ``ProcessError``/``ProcessTimeout`` as ``process.run``.
     """
     argv: list[str | os.PathLike[str]] = [
         tools.find(tool),
@@ -78,6 +80,6 @@ def run_ffmpeg(
             timeout=timeout,
             on_stdout=parser.feed,
             on_stderr=on_stderr,
-            fatal=[UNUSED_OPTION],
+            fatal=[UNUSED_OPTION, *fatal],
             fatal_error=EncoderOptionError,
         )

@@ -50,7 +50,8 @@ def clip(
 
 
 def odd_dimensions(d: Path) -> Path:
-    return clip(d, "odd.mp4", size="853x479", extra=("-vf", "format=yuv444p", "-pix_fmt", "yuv444p"))
+    # testsrc keeps odd sizes (testsrc2 rounds them down to even); 4:4:4 so odd sizes are codable.
+    return clip(d, "odd.mp4", size="853x479", source="testsrc", extra=("-pix_fmt", "yuv444p"))
 
 
 def vfr(d: Path) -> Path:

@@ -16,9 +16,12 @@ class Progress:
     """Reports ``done`` out of ``total`` (seconds of media, frames, ...).
 
     On a terminal it redraws one line in place; elsewhere (CI, logs, pipes) it logs a line at most
-    every ``log_every`` seconds plus one at the end, so long jobs stay visible without flooding logs.
+    every ``log_every`` seconds plus one at the end, so long jobs stay visible without flooding logs
+    (work done within ``log_every`` logs nothing).
     Use as a context manager, or call :meth:`close`.
     """
+
+    LOG_EVERY = 10.0  # seconds between log lines off a terminal (tests set 0 to see every update)
 
     def __init__(
         self,
@@ -27,7 +30,7 @@ class Progress:
         *,
         unit: str = "s",
         stream: TextIO | None = None,
-        log_every: float = 10.0,
+        log_every: float | None = None,
         enabled: bool = True,
     ) -> None:
         self.label = label
@@ -36,7 +39,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.enabled = enabled
-        self.log_every = log_every
+        self.log_every = self.LOG_EVERY if log_every is None else log_every
         self.done = 0.0
         self.extra = ""
         self._started = time.monotonic()
@@ -46,8 +49,9 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # A failed run ends with its error, not with a progress line that reads like success.
+        self.close(failed=exc_type is not None)
 
     @property
     def fraction(self) -> float | None:
@@ -66,18 +70,21 @@ class Progress:
             self._last_log = now
             log.info("%s", self._text())
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Finish the bar (or log the final figures); after a failure only end the terminal line."""
         if self._closed:
             return
         self._closed = True
         if not self.enabled:
             return
         if self.tty:
-            self._draw()
+            if not failed:
+                self._draw()
             self.stream.write("\n")
             self.stream.flush()
-        else:
-            log.info("%s (%.1f s)", self._text(), time.monotonic() - self._started)
+        elif not failed and (elapsed := time.monotonic() - self._started) >= self.log_every:
+            # Work shorter than one logging interval needs no progress report at all.
+            log.info("%s (%.1f s)", self._text(), elapsed)
 
     def _text(self) -> str:
         frac = self.fraction

@@ -39,6 +39,7 @@ from vodflow.errors import (
     UsageError,
 )
 from vodflow.process import run
+from vodflow.progress import Progress
 
 # Fast, but not so fast that a preset switches scene-cut detection off by itself (x265 ultrafast does).
 FAST = {"h264": "veryfast", "hevc": "superfast", "av1": "12", "vp9": "8"}
@@ -183,8 +184,9 @@ def test_rate_control_arguments_per_codec(codec):
 # --- GOP structure ------------------------------------------------------------------------------------
 
 
-def test_keyframes_on_the_gop_grid_in_every_rung_and_codec_one_process_per_codec(tiny, tmp_path, caplog):
+def test_keyframes_on_the_gop_grid_in_every_rung_and_codec_one_process_per_codec(tiny, tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
+    monkeypatch.setattr(Progress, "LOG_EVERY", 0.0)  # tiny encodes finish within the usual interval
     rungs = [rung(c, w, h) for c in CODECS for (w, h) in ((320, 180), (160, 90))]
     result = encode(tiny["testsrc2"], rungs, tmp_path / "out", audio=(), show_progress=True)
 
