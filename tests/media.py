@@ -246,25 +246,6 @@ def tone(d: Path, name: str, *, amplitude: float, freq: float = 997.0, seconds: 
     return out
 
 
-def odd_frame(d: Path) -> Path:
-    """A 2 s 853x479 clip, odd for real: testsrc (RGB) keeps an odd size where testsrc2 rounds it to even."""
-    out = d / "odd_853x479.mp4"
-    _ff(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=s=853x479:r=30:d=2",
-        "-vf",
-        "format=yuv444p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        out,
-    )
-    return out
-
-
 def reencode(
     d: Path,
     src: Path,

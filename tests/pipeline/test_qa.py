@@ -25,7 +25,6 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "all_black": media.stretches(
             d, "all_black.mp4", black=(0.0, 3.8), frozen=(3.8, 0.0), silence=(0.0, 4.0), seconds=4.0
         ),
-        "odd_frame": media.odd_frame(d),
     }
 
 
@@ -122,8 +121,8 @@ def test_vfr_source_passes_with_a_constant_rate_warning(odd):
     assert vfr.reason.endswith("will be encoded at a constant 30 fps")
 
 
-def test_odd_frame_size_passes_with_a_warning(clips):
-    r = run(clips["odd_frame"])
+def test_odd_frame_size_passes_with_a_warning(odd):
+    r = run(odd["odd_dimensions"])
     res = by_name(r)["resolution"]
     assert r.passed
     assert res.severity == "warn" and res.value == "853x479"
