@@ -63,18 +63,25 @@ def cmd_qa(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_encode(args: argparse.Namespace) -> int:
-    from pipeline.encode import DEFAULT_AUDIO, encode, parse_rung
+def _load_ladder(spec: str, src: str, codecs: list[str] | None):
+    from ladders.fixed import fixed
+    from ladders.model import Ladder
+    from pipeline.probe import probe
 
-    if not args.rung:
-        raise UsageError("encode needs at least one --rung CODEC:WxH:RATE (e.g. h264:1280x720:3000k)")
-    rungs = [parse_rung(s) for s in args.rung]
-    result = encode(
-        args.src, rungs, args.out, audio=() if args.no_audio else DEFAULT_AUDIO, show_progress=not args.json
-    )
-    if args.json:
-        print(result.to_json())
-        return 0
+    if spec == "fixed":
+        info = probe(src)
+        rungs = [r for c in codecs or ["h264"] for r in fixed(info, codec=c).rungs]
+        return Ladder(source=str(src), kind="fixed", rungs=rungs)
+    path = Path(spec)
+    if not path.is_file():
+        raise UsageError(f"{spec}: no such ladder file (give a ladder.json from `vodflow ladder`, or 'fixed')")
+    try:
+        return Ladder.load(path)
+    except ValueError as exc:
+        raise UsageError(f"{spec}: not a ladder file ({str(exc).splitlines()[0]})") from None
+
+
+def _encode_rows(result) -> list[tuple]:
     rows = [
         (
             f.rendition.name,
@@ -101,9 +108,106 @@ def cmd_encode(args: argparse.Namespace) -> int:
         )
         for f in result.audio
     ]
-    print(_table(rows, ("rendition", "size", "frames", "dur s", "kb/s", "peak kb/s", "enc s", "file")))
+    return rows
+
+
+def _ladder_rows(ladder) -> list[tuple]:
+    return [
+        (
+            r.codec,
+            f"{r.width}x{r.height}",
+            r.rate.crf if r.rate.crf is not None else "-",
+            r.rate.maxrate_kbps or "-",
+            _fmt(r.bitrate_kbps, 0),
+            _fmt(r.predicted_vmaf),
+            _fmt(r.measured_kbps, 0),
+            _fmt(r.measured_vmaf),
+        )
+        for r in ladder.rungs
+    ]
+
+
+_LADDER_HEADER = ("codec", "size", "crf", "max kb/s", "kb/s", "VMAF", "measured kb/s", "measured VMAF")
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from pipeline.encode import DEFAULT_AUDIO, encode, parse_rung
+
+    if bool(args.rung) == bool(args.ladder):
+        raise UsageError(
+            "encode needs either --rung CODEC:WxH:RATE (repeatable) or --ladder ladder.json|fixed, not both"
+        )
+    codecs = _codecs(args.codecs) if args.codecs else None
+    if args.ladder:
+        from ladders.verify import encode_ladder
+
+        ladder = _load_ladder(args.ladder, args.src, codecs)
+        result, ladder = encode_ladder(
+            args.src,
+            ladder,
+            args.out,
+            codecs=codecs,
+            audio=not args.no_audio,
+            verify=not args.no_verify,
+            subsample=args.every,
+            show_progress=not args.json,
+        )
+        ladder.save(Path(args.out) / "ladder.json")
+    else:
+        rungs = [parse_rung(s) for s in args.rung]
+        audio = () if args.no_audio else DEFAULT_AUDIO
+        result = encode(args.src, rungs, args.out, audio=audio, show_progress=not args.json)
+        ladder = None
+    result.save(Path(args.out) / "encode.json")
+    if args.json:
+        print(result.to_json() if ladder is None else ladder.to_json())
+        return 0
+    print(_table(_encode_rows(result), ("rendition", "size", "frames", "dur s", "kb/s", "peak kb/s", "enc s", "file")))
+    if ladder is not None:
+        print()
+        print(_table(_ladder_rows(ladder), _LADDER_HEADER))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+_CODECS = ("h264", "hevc", "av1", "vp9")
+
+
+def _codecs(text: str) -> list[str]:
+    codecs = [c.strip().lower() for c in text.split(",") if c.strip()]
+    bad = [c for c in codecs if c not in _CODECS]
+    if bad or not codecs:
+        raise UsageError(f"--codecs {text!r}: choose from {', '.join(_CODECS)} (comma-separated)")
+    return codecs
+
+
+def cmd_ladder(args: argparse.Namespace) -> int:
+    from ladders.analyze import AnalysisPolicy, analyze
+    from ladders.model import LadderPolicy
+    from ladders.plot import plot
+    from ladders.select import select
+
+    codecs = _codecs(args.codecs)
+    if codecs[0] != "h264" and "h264" in codecs:
+        codecs = ["h264", *[c for c in codecs if c != "h264"]]
+    policy = LadderPolicy(target_vmaf=args.target, max_rungs=args.max_rungs)
+    points = analyze(args.src, codecs, AnalysisPolicy(), show_progress=not args.json)
+    ladder = select(points, policy, codecs=codecs)
+    if args.out:
+        ladder.save(args.out)
+    if args.plot:
+        plot_path = Path(args.plot)
+        for codec in ladder.codecs:
+            target = plot_path if len(ladder.codecs) == 1 else plot_path.with_stem(f"{plot_path.stem}_{codec}")
+            plot(points, ladder, target, codec=codec)
+    if args.json:
+        print(ladder.to_json())
+        return 0
+    print(_table(_ladder_rows(ladder), _LADDER_HEADER))
+    print(
+        f"{len(points.points)} probe points in {points.seconds:.1f} s" + (f"; ladder in {args.out}" if args.out else "")
+    )
     return 0
 
 
@@ -197,8 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODEC:WxH:RATE",
         help="a rung, e.g. h264:1280x720:3000k, hevc:1920x1080:crf24, av1:640x360:crf35@600k; repeat",
     )
+    sp.add_argument("--ladder", metavar="LADDER", help="a ladder.json from `vodflow ladder`, or 'fixed'")
+    sp.add_argument("--codecs", help="with --ladder: only these codecs (fixed ladder: which codecs, default h264)")
     sp.add_argument("--out", required=True, help="output folder")
     sp.add_argument("--no-audio", action="store_true", help="skip the AAC and Opus audio renditions")
+    sp.add_argument("--no-verify", action="store_true", help="with --ladder: do not measure each rung's VMAF")
+    sp.add_argument("--every", type=int, default=1, metavar="N", help="verify with every Nth frame (default 1)")
+
+    sp = command("ladder", cmd_ladder, "per-title ladder: probe encodes, VMAF convex hull per codec, rungs")
+    sp.add_argument("src", help="source media file")
+    sp.add_argument("--codecs", default="h264", help="comma-separated: h264,hevc,av1,vp9 (default h264)")
+    sp.add_argument("--out", help="write the ladder here (JSON, for `vodflow encode --ladder`)")
+    sp.add_argument("--plot", help="write a PNG of points, hull and rungs (one per codec: NAME_codec.png)")
+    sp.add_argument("--target", type=float, default=95.0, help="top rung VMAF (default 95)")
+    sp.add_argument("--max-rungs", type=int, default=6, help="at most this many rungs per codec (default 6)")
 
     sp = command("quality", cmd_quality, "score DIST against REF: VMAF (libvmaf), SSIM and PSNR")
     sp.add_argument("ref", help="reference (source) file")

@@ -1,0 +1,71 @@
+"""Verify a ladder after its final encode: the measured VMAF and bitrate of every rung beside its prediction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ladders.model import Ladder, Rung
+from pipeline.encode import DEFAULT_AUDIO, EncodeResult, encode
+from pipeline.quality import vmaf
+from vodflow.errors import UsageError
+
+__all__ = ["encode_ladder", "measure"]
+
+
+def measure(
+    source: str | os.PathLike[str],
+    ladder: Ladder,
+    result: EncodeResult,
+    *,
+    subsample: int = 1,
+    show_progress: bool = True,
+) -> Ladder:
+    """Return ``ladder`` with ``measured_vmaf`` and ``measured_kbps`` filled in from ``result``.
+
+    Every rung's file is scored with VMAF against ``source`` (every ``subsample``-th frame). Raises
+    ``UsageError`` when a rung has no encoded file in ``result``, and what ``pipeline.quality.vmaf``
+    raises.
+    """
+    files = {f.rendition.name: f for f in result.video}
+    rungs: list[Rung] = []
+    for rung in ladder.rungs:
+        f = files.get(rung.rendition().name)
+        if f is None:
+            raise UsageError(f"{source}: rung {rung.rendition().name} has no encoded file to verify")
+        score = vmaf(source, f.path, subsample=subsample, show_progress=show_progress)
+        rungs.append(rung.model_copy(update={"measured_vmaf": score.mean, "measured_kbps": f.bitrate_kbps}))
+    return ladder.model_copy(update={"rungs": rungs})
+
+
+def encode_ladder(
+    source: str | os.PathLike[str],
+    ladder: Ladder,
+    out_dir: str | os.PathLike[str],
+    *,
+    codecs: Sequence[str] | None = None,
+    audio: bool = True,
+    verify: bool = True,
+    subsample: int = 1,
+    show_progress: bool = True,
+) -> tuple[EncodeResult, Ladder]:
+    """Encode every rung of ``ladder`` (only ``codecs`` if given) and, unless ``verify`` is false,
+    measure each rung. Returns the encode result and the ladder with measurements.
+
+    Raises ``UsageError`` when ``codecs`` leaves no rung, and whatever ``encode``/``measure`` raise.
+    """
+    if codecs is not None:
+        ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})
+    if not ladder.rungs:
+        raise UsageError(f"{source}: the ladder has no rung for {', '.join(codecs or ())}")
+    renditions = [r.rendition() for r in ladder.rungs]
+    result = encode(
+        source,
+        renditions,
+        out_dir,
+        audio=(ladder.audio or DEFAULT_AUDIO) if audio else (),
+        show_progress=show_progress,
+    )
+    if verify:
+        ladder = measure(source, ladder, result, subsample=subsample, show_progress=show_progress)
+    return result, ladder
