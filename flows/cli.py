@@ -189,11 +189,12 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     from ladders.select import select
 
     codecs = _codecs(args.codecs)
-    if codecs[0] != "h264" and "h264" in codecs:
-        codecs = ["h264", *[c for c in codecs if c != "h264"]]
+    # A newer codec's rung must beat H.264 at its bitrate to be kept, so H.264 is always analysed.
+    analysed = ["h264", *[c for c in codecs if c != "h264"]]
     policy = LadderPolicy(target_vmaf=args.target, max_rungs=args.max_rungs)
-    points = analyze(args.src, codecs, AnalysisPolicy(), show_progress=not args.json)
-    ladder = select(points, policy, codecs=codecs)
+    points = analyze(args.src, analysed, AnalysisPolicy(), show_progress=not args.json)
+    ladder = select(points, policy, codecs=analysed)
+    ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})
     if args.out:
         ladder.save(args.out)
     if args.plot:
