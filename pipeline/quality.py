@@ -21,6 +21,19 @@ that both paths pair the same frames (PSNR per frame equal to ffmpeg's psnr filt
 the reference's frame rate, which every ladder rung is, it pairs frame *i* with frame *i*.
 
 Every Nth frame (``subsample=N``) means paired frames 0, N, 2N, ..., as libvmaf's ``n_subsample``.
+libvmaf still reads every frame for its one temporal feature (motion2, which for frame *i* needs
+reference frames *i-1*, *i* and *i+1*), and upscaling frames it then skips costs about as much as
+scoring them. So when both inputs run at one constant rate (frame *n* meets frame *n*) and N > 3, only
+frames 0, 1 and *kN-1*, *kN*, *kN+1* are passed on, with ``n_subsample=3``: libvmaf then scores frames
+0, N, 2N, ... from the very same neighbours, so every per-frame score is unchanged (the tests compare
+them), at about half the cost at N = 5.
+
+:func:`vmaf_many` scores several distorted inputs against one reference in one ffmpeg process: the
+reference is decoded and prepared once and split to one libvmaf per distorted input, each prepared and
+paired exactly as :func:`vmaf` does, so each score equals what :func:`vmaf` gives for that pair. Either
+can add libvmaf's own SSIM (``float_ssim``, luma, computed in the same pass on the same prepared frames)
+to the score: far cheaper than a second decode for scikit-image, though not the same number (libvmaf's
+SSIM uses an 11x11 Gaussian window).
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -65,6 +78,7 @@ __all__ = [
     "pick_model",
     "score",
     "vmaf",
+    "vmaf_many",
 ]
 
 DEFAULT_MODEL = "vmaf_v0.6.1"
@@ -96,8 +110,10 @@ class VmafScore(Record):
     p5: float  # 5th percentile of per_frame, linear interpolation between ranks
     min: float
     per_frame: list[float]
-    seconds: float  # wall time of the ffmpeg run
+    seconds: float  # wall time of the ffmpeg run (shared by every score of one vmaf_many run)
     fps: float  # frames of the reference decoded and processed per wall second (all, whatever subsample)
+    ssim: float | None = None  # mean of ssim_per_frame, when libvmaf's float_ssim was asked for
+    ssim_per_frame: list[float] | None = None  # libvmaf's float_ssim (luma) of the same scored frames
 
 
 class FrameMetrics(Record):
@@ -196,7 +212,11 @@ def duration_tolerance(ref: VideoStream, dist: VideoStream) -> float:
 
 def _prepare(reference: str | os.PathLike[str], distorted: str | os.PathLike[str]) -> _Pair:
     """Probe both inputs and check they can be compared; raises before any scoring starts."""
-    ref_info, dist_info = probe(reference), probe(distorted)
+    return _pair(probe(reference), probe(distorted))
+
+
+def _pair(ref_info: MediaInfo, dist_info: MediaInfo) -> _Pair:
+    """Check two probed inputs can be compared frame by frame; raises as :func:`_prepare`."""
     ref, dist = require_video(ref_info), require_video(dist_info)
     ref_s, dist_s = _seconds(ref_info, ref), _seconds(dist_info, dist)
     tol = duration_tolerance(ref, dist)
@@ -223,27 +243,59 @@ def _filter_value(text: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", option)
 
 
-def _prepared_streams(pair: _Pair) -> str:
+def _prepared_streams(pair: _Pair, select: str = "") -> str:
     """Graph head: the distorted (input 0) as [dist] and the reference (input 1) as [ref], made comparable."""
+    return f"{_prepared_distorted(pair, 0, 'dist', select)};{_prepared_reference(pair, 1, select)}[ref];"
+
+
+def _prepared_distorted(pair: _Pair, input_index: int, label: str, select: str = "") -> str:
     w, h, fmt = pair.ref.width, pair.ref.height, pair.pix_fmt
     return (
-        # Rebase both to 0 so that pairing by timestamp ignores a start offset.
-        f"[0:{pair.dist.index}]setpts=PTS-STARTPTS,"
+        # Rebase to 0 (the reference too) so that pairing by timestamp ignores a start offset.
+        f"[{input_index}:{pair.dist.index}]setpts=PTS-STARTPTS{select},"
         # Bicubic to the reference size; scale passes frames through untouched when sizes already match.
-        f"scale={w}:{h}:flags=bicubic,format={fmt}[dist];"
-        f"[1:{pair.ref.index}]setpts=PTS-STARTPTS,format={fmt}[ref];"
+        f"scale={w}:{h}:flags=bicubic,format={fmt}[{label}]"
     )
+
+
+def _prepared_reference(pair: _Pair, input_index: int, select: str = "") -> str:
+    """The reference's chain, without its output label (a caller may end it with a split)."""
+    return f"[{input_index}:{pair.ref.index}]setpts=PTS-STARTPTS{select},format={pair.pix_fmt}"
+
+
+def _same_constant_rate(pair: _Pair) -> bool:
+    """True when frame n of the distorted is paired with frame n of the reference."""
+    return (
+        not pair.ref.vfr
+        and not pair.dist.vfr
+        and pair.ref.frame_rate is not None
+        and parse_rate(pair.ref.frame_rate) == parse_rate(pair.dist.frame_rate)
+    )
+
+
+def _frame_selection(pairs: Sequence[_Pair], subsample: int) -> tuple[str, int]:
+    """(select filter to add to every chain, libvmaf n_subsample) scoring every ``subsample``-th frame.
+
+    See the module docstring: frames 0, 1 and each scored frame's neighbours are all libvmaf needs.
+    """
+    if subsample <= 3 or not all(_same_constant_rate(p) for p in pairs):
+        return "", subsample
+    return f",select='lte(mod(n+1\\,{subsample})\\,2)'", 3
+
+
+def _refuse_mpegts(info: MediaInfo) -> None:
+    if "mpegts" in info.container.split(","):
+        # The static ffmpeg 6.0 that carries libvmaf segfaults on every MPEG-TS input, even with -c copy.
+        raise UnsupportedMedia(
+            info.path,
+            "MPEG-TS cannot be scored: the ffmpeg build with libvmaf crashes on it; "
+            "remux it to MP4 first (ffmpeg -i in.ts -c copy out.mp4)",
+        )
 
 
 def _ffmpeg_inputs(pair: _Pair) -> list[str]:
     for info in (pair.dist_info, pair.ref_info):
-        if "mpegts" in info.container.split(","):
-            # The static ffmpeg 6.0 that carries libvmaf segfaults on every MPEG-TS input, even with -c copy.
-            raise UnsupportedMedia(
-                info.path,
-                "MPEG-TS cannot be scored: the ffmpeg build with libvmaf crashes on it; "
-                "remux it to MP4 first (ffmpeg -i in.ts -c copy out.mp4)",
-            )
+        _refuse_mpegts(info)
     # The distorted goes first: libvmaf, ssim and psnr call input 0 "main" and input 1 "reference".
     return ["-i", str(pair.distorted), "-i", str(pair.reference)]
 
@@ -263,50 +315,125 @@ def vmaf(
     subsample: int = 1,
     model: str | None = None,
     threads: int | None = None,
+    ssim: bool = False,
     show_progress: bool = True,
 ) -> VmafScore:
     """Score ``distorted`` against ``reference`` with libvmaf and return a :class:`VmafScore`.
 
     ``model`` is a libvmaf built-in (``MODELS``); by default :func:`pick_model` of the reference height.
     ``subsample=N`` scores every Nth paired frame; ``threads`` defaults to the CPUs this process may use
-    (at most 16). Raises ``UsageError`` for a missing input or a bad option, ``ProbeError`` for an
-    unreadable one, ``NoVideoStream``/``UnsupportedMedia`` as ``require_video``, ``DurationMismatch``
-    when the two differ by more than :func:`duration_tolerance`, ``ProcessError`` if ffmpeg fails.
+    (at most 16); ``ssim`` adds libvmaf's float_ssim of the same frames. Raises ``UsageError`` for a
+    missing input or a bad option, ``ProbeError`` for an unreadable one, ``NoVideoStream``/
+    ``UnsupportedMedia`` as ``require_video``, ``DurationMismatch`` when the two differ by more than
+    :func:`duration_tolerance`, ``ProcessError`` if ffmpeg fails.
     """
     _check_subsample(subsample)
-    return _vmaf(_prepare(reference, distorted), subsample, model, threads, show_progress)
+    return _vmaf(_prepare(reference, distorted), subsample, model, threads, show_progress, ssim=ssim)
 
 
-def _vmaf(pair: _Pair, subsample: int, model: str | None, threads: int | None, show_progress: bool) -> VmafScore:
-    model = model or pick_model(pair.ref.height)
+def vmaf_many(
+    reference: str | os.PathLike[str],
+    distorted: Sequence[str | os.PathLike[str]],
+    *,
+    subsample: int = 1,
+    model: str | None = None,
+    threads: int | None = None,
+    ssim: bool = False,
+    batch: int | None = None,
+    show_progress: bool = True,
+) -> list[VmafScore]:
+    """Score every file of ``distorted`` against one ``reference``; return their scores in that order.
+
+    One ffmpeg process per ``batch`` distorted inputs (default: all of them in one) decodes the reference
+    once and feeds one libvmaf per distorted input, each with ``threads`` threads; frames are prepared,
+    paired and subsampled exactly as by :func:`vmaf`, so every score equals :func:`vmaf`'s for that pair
+    (``seconds`` and ``fps`` are the batch's). Every input is probed and checked before any scoring.
+    Raises as :func:`vmaf`, and ``UsageError`` for an empty ``distorted`` or a batch under 1.
+    """
+    _check_subsample(subsample)
+    if not distorted:
+        raise UsageError("vmaf_many needs at least one distorted input")
+    if batch is not None and batch < 1:
+        raise UsageError(f"batch must be 1 or more, not {batch}")
+    ref_info = probe(reference)
+    pairs = [_pair(ref_info, probe(d)) for d in distorted]
+    size = batch or len(pairs)
+    scores: list[VmafScore] = []
+    for i in range(0, len(pairs), size):
+        scores += _vmaf_batch(pairs[i : i + size], subsample, model, threads, show_progress, ssim=ssim)
+    return scores
+
+
+def _vmaf(
+    pair: _Pair, subsample: int, model: str | None, threads: int | None, show_progress: bool, *, ssim: bool = False
+) -> VmafScore:
+    return _vmaf_batch([pair], subsample, model, threads, show_progress, ssim=ssim)[0]
+
+
+def _vmaf_batch(
+    pairs: Sequence[_Pair], subsample: int, model: str | None, threads: int | None, show_progress: bool, *, ssim: bool
+) -> list[VmafScore]:
+    """Run one ffmpeg with a libvmaf per pair; every pair shares the same reference (the last input)."""
+    first = pairs[0]
+    model = model or pick_model(first.ref.height)
     if model not in MODELS:
         raise UsageError(f"unknown VMAF model {model!r}; built in: {', '.join(sorted(MODELS))}")
     threads = threads if threads is not None else _default_threads()
     if threads < 1:
         raise UsageError(f"threads must be 1 or more, not {threads}")
+    if len(pairs) == 1:
+        inputs = _ffmpeg_inputs(first)
+    else:
+        for info in (first.ref_info, *(p.dist_info for p in pairs)):
+            _refuse_mpegts(info)
+        # Distorted inputs first (0..n-1), the reference last, so that with one pair the graph is vmaf()'s.
+        inputs = [arg for p in pairs for arg in ("-i", str(p.distorted))] + ["-i", str(first.reference)]
+    n = len(pairs)
     with tempfile.TemporaryDirectory(prefix="vodflow-vmaf-") as tmp:
-        log_path = Path(tmp) / "vmaf.json"
-        graph = _prepared_streams(pair) + (
-            f"[dist][ref]libvmaf=model=version={model}"
-            f":n_threads={threads}:n_subsample={subsample}"
-            f":log_fmt=json:log_path={_filter_value(str(log_path))}"
-            ":shortest=1[out]"  # stop at the end of the shorter input instead of repeating its last frame
-        )
+        logs = [Path(tmp) / f"vmaf{i}.json" for i in range(n)]
+        select, n_subsample = _frame_selection(pairs, subsample)
+        if n == 1:
+            graph = [_prepared_streams(first, select)[:-1]]
+            refs = ["ref"]
+            dists = ["dist"]
+        else:
+            refs = [f"ref{i}" for i in range(n)]
+            dists = [f"dist{i}" for i in range(n)]
+            # The reference decoded and prepared once, then split to every libvmaf.
+            graph = [_prepared_reference(first, n, select) + f",split={n}" + "".join(f"[{r}]" for r in refs)]
+            graph += [_prepared_distorted(p, i, dists[i], select) for i, p in enumerate(pairs)]
+        features = ":feature=name=float_ssim" if ssim else ""
+        for i in range(n):
+            graph.append(
+                f"[{dists[i]}][{refs[i]}]libvmaf=model=version={model}{features}"
+                f":n_threads={threads}:n_subsample={n_subsample}"
+                f":log_fmt=json:log_path={_filter_value(str(logs[i]))}"
+                f":shortest=1[out{'' if n == 1 else i}]"  # stop at the shorter input's end, no repeats
+            )
+        outputs = [arg for i in range(n) for arg in ("-map", f"[out{'' if n == 1 else i}]", "-f", "null", "-")]
+        label = f"vmaf {first.distorted.name}" if n == 1 else f"vmaf x{n} vs {first.reference.name}"
         done = run_ffmpeg(
-            [*_ffmpeg_inputs(pair), "-filter_complex", graph, "-map", "[out]", "-f", "null", "-"],
-            duration=pair.duration,
-            label=f"vmaf {pair.distorted.name}",
+            [*inputs, "-filter_complex", ";".join(graph), *outputs],
+            duration=first.duration,
+            label=label,
             tool=tools.Tool.FFMPEG_VMAF,
             show_progress=show_progress,
         )
-        try:
-            doc = json.loads(log_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ProcessError(f"libvmaf wrote no readable log ({exc})", argv=done.argv) from exc
+        docs = []
+        for log_path in logs:
+            try:
+                docs.append(json.loads(log_path.read_text()))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ProcessError(f"libvmaf wrote no readable log ({exc})", argv=done.argv) from exc
+    return [_score(p, doc, model, subsample, done.seconds, ssim=ssim) for p, doc in zip(pairs, docs, strict=True)]
+
+
+def _score(pair: _Pair, doc: dict, model: str, subsample: int, seconds: float, *, ssim: bool) -> VmafScore:
     frames = sorted(doc.get("frames") or [], key=lambda f: f["frameNum"])
     per_frame = [float(f["metrics"]["vmaf"]) for f in frames]
     if not per_frame:
         raise DecodeError(pair.distorted, "no frame could be paired with the reference, so there is no VMAF")
+    ssims = [float(f["metrics"]["float_ssim"]) for f in frames] if ssim else None
     ref_frames = pair.ref.frames or round(pair.duration * (pair.ref.fps or _FALLBACK_FPS))
     return VmafScore(
         model=model,
@@ -317,8 +444,10 @@ def _vmaf(pair: _Pair, subsample: int, model: str | None, threads: int | None, s
         p5=percentile(per_frame, 5),
         min=min(per_frame),
         per_frame=per_frame,
-        seconds=done.seconds,
-        fps=ref_frames / done.seconds if done.seconds > 0 else 0.0,
+        seconds=seconds,
+        fps=ref_frames / seconds if seconds > 0 else 0.0,
+        ssim=statistics.fmean(ssims) if ssims else None,
+        ssim_per_frame=ssims,
     )
 
 

@@ -1,8 +1,9 @@
 """The sample corpus: three synthetic 1080p titles of different difficulty and a real clip.
 
 ``make_samples(out)`` writes them; ``make_samples(out, tiny=True)`` writes 2 s 320x180 versions for
-tests. Generated media is never committed: it lives under ``samples/media/`` (git-ignored) or wherever
-``out`` points.
+tests. ``make_long_title(out)`` joins their scenes into one title of a minute or more, the length at
+which per-title analysis is judged against a full ladder encode. Generated media is never committed: it
+lives under ``samples/media/`` (git-ignored) or wherever ``out`` points.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.ffmpeg import run_ffmpeg
+from pipeline.probe import probe
 from pipeline.synth import Recipe, excerpt, synthesize
-from vodflow.errors import ToolError
+from vodflow.errors import ToolError, UsageError
 
-__all__ = ["DEFAULT_DIR", "SAMPLES", "Sample", "bbb_path", "make_samples"]
+__all__ = ["DEFAULT_DIR", "SAMPLES", "Sample", "bbb_path", "make_long_title", "make_samples"]
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "media"
 
@@ -85,3 +88,78 @@ def make_samples(
         else:
             synthesize(path, s.recipe, show_progress=show_progress)
     return paths
+
+
+# The scenes of the long title, in order, cycled until it is long enough; the second round is mirrored
+# so that no stretch of the title repeats an earlier one pixel for pixel.
+_LONG_SCENES = ("pan", "testsrc2", "grain", "bbb")
+
+
+def make_long_title(
+    out_dir: str | os.PathLike[str] = DEFAULT_DIR,
+    *,
+    seconds: float = 60.0,
+    force: bool = False,
+    show_progress: bool = True,
+) -> Path:
+    """Write ``long_<seconds>s.mp4``: the full-size samples' scenes joined into one 1080p 30 fps title.
+
+    Scenes follow each other as a title's shots do (pan, testsrc2, grain, Big Buck Bunny scaled to
+    1080p and converted to 30 fps, then again mirrored, ...), whole, until ``seconds`` is reached; the
+    last one is cut to fit. Audio: each scene's own, as stereo 48 kHz AAC. The samples it needs are made
+    in ``out_dir`` first (kept if present); the title itself is kept unless ``force``. Returns its path;
+    raises ``UsageError`` for a length under 1 s and ``ProcessError`` if ffmpeg fails.
+    """
+    if seconds < 1:
+        raise UsageError(f"a long title needs at least 1 s, not {seconds:g}")
+    out_dir = Path(out_dir)
+    path = out_dir / f"long_{seconds:g}s.mp4"
+    if path.exists() and not force:
+        return path
+    sources = {p.stem: p for p in make_samples(out_dir, names=list(_LONG_SCENES), show_progress=show_progress)}
+    lengths = {name: probe(src).duration for name, src in sources.items()}
+    plan: list[tuple[str, float, bool]] = []  # (scene, seconds, mirrored)
+    total, rounds = 0.0, 0
+    while total < seconds - 1e-6:
+        for name in _LONG_SCENES:
+            take = min(lengths[name], seconds - total)
+            if take <= 0:
+                break
+            plan.append((name, take, rounds % 2 == 1))
+            total += take
+        rounds += 1
+    inputs: list[str] = []
+    graph: list[str] = []
+    for i, (name, take, mirrored) in enumerate(plan):
+        inputs += ["-t", f"{take:.6f}", "-i", str(sources[name])]
+        # Every scene as the title's one format: 1080p, square pixels, 30 fps CFR, 8-bit 4:2:0.
+        video = f"scale=1920:1080:flags=lanczos,setsar=1,fps=30,format=yuv420p{',hflip' if mirrored else ''}"
+        graph.append(f"[{i}:v]{video},trim=duration={take:.6f},setpts=PTS-STARTPTS[v{i}]")
+        # Bunny's 5.1 mixed down; every scene's audio padded or cut to its video's length.
+        graph.append(
+            f"[{i}:a]aformat=sample_rates=48000:channel_layouts=stereo,"
+            f"apad,atrim=duration={take:.6f},asetpts=PTS-STARTPTS[a{i}]"
+        )
+    graph.append("".join(f"[v{i}][a{i}]" for i in range(len(plan))) + f"concat=n={len(plan)}:v=1:a=1[v][a]")
+    tmp = path.with_name(f".{path.name}.part.mp4")
+    run_ffmpeg(
+        [
+            "-y",
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            # Mezzanine quality, as the samples themselves (pipeline.synth).
+            *["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
+            *["-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2"],
+            tmp,
+        ],
+        duration=seconds,
+        label=f"sample {path.name}",
+        show_progress=show_progress,
+    )
+    os.replace(tmp, path)
+    return path

