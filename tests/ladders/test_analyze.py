@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import statistics
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,14 @@ def test_excerpts_are_spread_over_a_longer_title(tmp_path):
     assert len({tuple(e.vmaf) for e in entries}) == 3
     (point,) = result.points
     assert point.vmaf > 92 and min(min(e.vmaf) for e in entries) > 88
+    # Subsampled, each excerpt's first frame (its keyframe) is scored but left out of the pooled figures.
+    sparse = policy.model_validate({**policy.model_dump(), "subsample": 3})
+    (point,) = analyze(title, ["h264"], sparse, cache=tmp_path / "cache", show_progress=False).points
+    entries = [
+        e for p in (tmp_path / "cache" / "probes").rglob("*.json") if (e := ProbeResult.load(p)).key["subsample"] == 3
+    ]
+    assert len(entries) == 3 and all(len(e.vmaf) == 10 for e in entries)
+    assert point.vmaf == pytest.approx(statistics.fmean(x for e in entries for x in e.vmaf[1:]))
     # A title no longer than whole_below is analysed whole.
     whole = policy.model_validate({**policy.model_dump(), "whole_below": 12.5})
     assert excerpts(info.duration, 30.0, whole) == [(0.0, info.duration)]
