@@ -92,15 +92,17 @@ _CODECS: tuple[str, ...] = get_args(Codec)
 _CACHE_ENV = "VODFLOW_CACHE"
 _DEFAULT_CACHE = Path(".vodflow") / "cache"
 _HASH_CHUNK = 1 << 20
+_BATCH_AREA = 1920 * 1080
 
 
 class AnalysisPolicy(Record):
     """What ``analyze`` measures and how; every field that changes a measurement is in the cache key.
 
     The defaults keep analysis within the cost of the title's final H.264 ladder encode (x264 medium,
-    decode once, 5 rungs) on a 60 s 1080p title: 0.81 of its wall time on 2 cores, measured with
-    ``samples.make_long_title``. Against full-title, every-frame measurements of the same (size, CRF)
-    encodes, the points' VMAF was 0.1-2.1 lower (see the report in DESIGN notes). Measured on the way:
+    decode once, 5 capped-CRF rungs 1080p..240p) on a 60 s 1080p title: 0.81-0.86 of its wall time on
+    2 cores (``samples.make_long_title``). Against full-title, every-frame measurements of the same
+    (size, CRF) encodes, the points' VMAF was off by -1.15 to +0.57 (5 points, 1080p CRF 23 to 270p
+    CRF 33) and their bitrate by -12 % to +14 %. Measured on the way:
 
     * probe preset: x264 veryfast probes score 0.8-20 VMAF below medium at the same size and CRF, the
       gap growing with CRF and changing with size, so no few-point per-title mapping holds 2 VMAF;
@@ -111,6 +113,11 @@ class AnalysisPolicy(Record):
       inside the title (x264's lookahead ends with the excerpt; its first frame is a keyframe).
     * subsample: every 10th frame instead of every frame moved those means by 0.3-0.7 more (0.9 at
       the point scoring 35), and halves the cost of VMAF against every 5th.
+    * CRF step: interpolating linearly across a step of 10 missed the measured middle point by -0.8
+      to -2.9 VMAF (the curve is concave), so the step stays 5 (about a quarter of that); a fifth
+      H.264 CRF (38) put the cost at 1.0x the final encode.
+    * SSIM from libvmaf in the same pass adds about a fifth to VMAF's cost; a scikit-image pass would
+      decode everything again.
     """
 
     # Probe heights, capped at the source's; widths keep the source's display aspect (even numbers).
@@ -129,7 +136,13 @@ class AnalysisPolicy(Record):
     ssim: bool = True  # libvmaf's float_ssim, in the same pass as VMAF
     model: str | None = None  # None: pipeline.quality.pick_model of the source height
     jobs: int | None = Field(None, ge=1)  # concurrent ffmpeg processes; None: the CPUs we may use
-    vmaf_batch: int = Field(12, ge=1)  # probes scored by one ffmpeg (reference decoded once per batch)
+    # Probes scored by one ffmpeg (the reference is decoded once per batch) at a 1080p reference; fewer
+    # above (each libvmaf holds its own full-size frames: 12 at 1080p took 2.4 GB).
+    vmaf_batch: int = Field(12, ge=1)
+
+    def batch_for(self, width: int, height: int) -> int:
+        """Probes per VMAF process for a ``width`` x ``height`` reference: ``vmaf_batch`` scaled by area."""
+        return max(1, min(self.vmaf_batch, self.vmaf_batch * _BATCH_AREA // (width * height)))
 
     @model_validator(mode="after")
     def _check(self) -> AnalysisPolicy:
@@ -379,6 +392,7 @@ def _measure(
     work: Path,
     cache: Path,
     threads: int,
+    batch: int,
 ) -> None:
     """Encode ``probes`` of one excerpt and codec in one ffmpeg, score them, and cache each one."""
     renditions = [p.rendition(policy.gop_seconds) for p in probes]
@@ -396,7 +410,7 @@ def _measure(
             model=model,
             threads=threads,
             ssim=policy.ssim,
-            batch=policy.vmaf_batch,
+            batch=batch,
             show_progress=False,
         )
         for p, f, s, key in zip(probes, encoded, scores, keys, strict=True):
@@ -567,6 +581,7 @@ def analyze(
                         work,
                         root,
                         threads,
+                        policy.batch_for(v.width, v.height),
                     )
                 )
                 for (i, _c), todo in missing.items()

@@ -213,3 +213,10 @@ def test_the_cache_folder_comes_from_the_argument_the_environment_or_here(tmp_pa
     monkeypatch.setenv("VODFLOW_CACHE", str(tmp_path / "env"))
     assert cache_dir() == tmp_path / "env"
     assert cache_dir(tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_vmaf_batches_shrink_with_the_reference_area():
+    policy = AnalysisPolicy()
+    assert policy.batch_for(1920, 1080) == policy.batch_for(320, 180) == policy.vmaf_batch == 12
+    assert policy.batch_for(3840, 2160) == 3
+    assert AnalysisPolicy(vmaf_batch=2).batch_for(7680, 4320) == 1
