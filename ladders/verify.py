@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ladders.model import Ladder, Rung
+from ladders.model import Ladder
 from pipeline.encode import DEFAULT_AUDIO, EncodeResult, encode
-from pipeline.quality import vmaf
+from pipeline.quality import vmaf_many
 from vodflow.errors import UsageError
 
 __all__ = ["encode_ladder", "measure"]
@@ -24,17 +24,23 @@ def measure(
     """Return ``ladder`` with ``measured_vmaf`` and ``measured_kbps`` filled in from ``result``.
 
     Every rung's file is scored with VMAF against ``source`` (every ``subsample``-th frame). Raises
-    ``UsageError`` when a rung has no encoded file in ``result``, and what ``pipeline.quality.vmaf``
+    ``UsageError`` when a rung has no encoded file in ``result``, and what ``pipeline.quality.vmaf_many``
     raises.
     """
     files = {f.rendition.name: f for f in result.video}
-    rungs: list[Rung] = []
+    matched = []
     for rung in ladder.rungs:
         f = files.get(rung.rendition().name)
         if f is None:
             raise UsageError(f"{source}: rung {rung.rendition().name} has no encoded file to verify")
-        score = vmaf(source, f.path, subsample=subsample, show_progress=show_progress)
-        rungs.append(rung.model_copy(update={"measured_vmaf": score.mean, "measured_kbps": f.bitrate_kbps}))
+        matched.append((rung, f))
+    # One process for every rung: the source is decoded once, not once per rung. Batches of four keep
+    # the full-size frames libvmaf holds per input within memory at 4K.
+    scores = vmaf_many(source, [f.path for _, f in matched], subsample=subsample, batch=4, show_progress=show_progress)
+    rungs = [
+        rung.model_copy(update={"measured_vmaf": score.mean, "measured_kbps": f.bitrate_kbps})
+        for (rung, f), score in zip(matched, scores, strict=True)
+    ]
     return ladder.model_copy(update={"rungs": rungs})
 
 
