@@ -92,3 +92,47 @@ def test_probe_json_round_trips(tiny):
 def test_tools_json_names_every_binary():
     found = json.loads(vodflow("tools", "--json").stdout)
     assert set(found) == {"ffmpeg", "ffprobe", "packager", "ffmpeg-vmaf", "weed"}
+
+
+def test_ladder_then_encode_with_it_records_measured_beside_predicted(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("VODFLOW_CACHE", str(tmp_path / "cache"))
+    ladder_json, png = tmp_path / "ladder.json", tmp_path / "hull.png"
+    res = vodflow("ladder", tiny["testsrc2"], "--out", ladder_json, "--plot", png, "--json")
+    assert res.returncode == 0, res.stderr
+    ladder = json.loads(res.stdout)
+    assert ladder["kind"] == "per-title" and ladder["rungs"]
+    assert all(r["codec"] == "h264" and r["rate"]["mode"] == "capped_crf" for r in ladder["rungs"])
+    assert ladder_json.exists() and png.stat().st_size > 1000
+    assert (tmp_path / "cache").is_dir()  # probes cached by content hash, where VODFLOW_CACHE says
+
+    out = tmp_path / "enc"
+    res = vodflow("encode", "--json", tiny["testsrc2"], "--ladder", ladder_json, "--out", out, "--no-audio")
+    assert res.returncode == 0, res.stderr
+    verified = json.loads(res.stdout)
+    assert len(verified["rungs"]) == len(ladder["rungs"])
+    for rung in verified["rungs"]:
+        assert 0 < rung["measured_vmaf"] <= 100 and rung["measured_kbps"] > 0
+        assert rung["predicted_vmaf"] is not None
+    assert json.loads((out / "ladder.json").read_text()) == verified
+
+
+def test_encode_with_the_fixed_ladder(tiny, tmp_path):
+    res = vodflow("encode", "--json", tiny["bbb"], "--ladder", "fixed", "--out", tmp_path, "--every", "5")
+    assert res.returncode == 0, res.stderr
+    ladder = json.loads(res.stdout)
+    assert ladder["kind"] == "fixed" and [r["rate"]["mode"] for r in ladder["rungs"]] == ["bitrate"]
+    assert ladder["rungs"][0]["measured_vmaf"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--codecs", "mpeg2"], "--codecs 'mpeg2': choose from"),
+        (["--ladder", "nope.json"], "nope.json: no such ladder file"),
+    ],
+)
+def test_ladder_usage_errors_are_one_line(tiny, tmp_path, args, words):
+    cmd = "ladder" if args[0] == "--codecs" else "encode"
+    extra = [] if cmd == "ladder" else ["--out", tmp_path]
+    res = vodflow(cmd, tiny["pan"], *args, *extra)
+    assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
