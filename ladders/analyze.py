@@ -267,7 +267,12 @@ def sizes(info: MediaInfo, heights: Iterable[int]) -> list[tuple[int, int]]:
     sar = parse_rate((v.sar or "1:1").replace(":", "/")) or Fraction(1)
     aspect = v.width * sar / v.height
     out = []
-    for h in sorted({h for h in heights if h <= v.height}, reverse=True):
+    wanted = {h for h in heights if h <= v.height}
+    if heights and v.height < max(heights):
+        # A source between the standard heights (a 1920x800 scope film) is probed at its own size too:
+        # otherwise the best the source can give would never be measured.
+        wanted.add(v.height)
+    for h in sorted(wanted, reverse=True):
         h2 = h // 2 * 2
         w2 = max(2, round(h2 * aspect / 2) * 2)
         if (w2, h2) not in out:

@@ -220,3 +220,18 @@ def test_vmaf_batches_shrink_with_the_reference_area():
     assert policy.batch_for(1920, 1080) == policy.batch_for(320, 180) == policy.vmaf_batch == 12
     assert policy.batch_for(3840, 2160) == 3
     assert AnalysisPolicy(vmaf_batch=2).batch_for(7680, 4320) == 1
+
+
+def test_probe_sizes_follow_the_display_aspect_and_include_the_source_height():
+    from ladders.analyze import sizes
+    from pipeline.probe import MediaInfo, VideoStream
+
+    def info(w, h, sar="1:1"):
+        v = VideoStream(index=0, codec="h264", width=w, height=h, sar=sar)
+        return MediaInfo(path="x.mp4", container="mp4", size_bytes=1, duration=10.0, video=v)
+
+    assert sizes(info(1920, 1080), (2160, 1080, 720, 144)) == [(1920, 1080), (1280, 720), (256, 144)]
+    # A scope film between standard heights is probed at its own size as well.
+    assert sizes(info(1920, 800), (1080, 720, 360)) == [(1920, 800), (1728, 720), (864, 360)]
+    # Anamorphic PAL 720x576 with 64:45 pixels displays at 16:9 (1024x576).
+    assert sizes(info(720, 576, "64:45"), (576, 288)) == [(1024, 576), (512, 288)]
