@@ -527,11 +527,7 @@ def analyze(
     duration = info.duration or v.duration
     if not duration:
         raise ProbeError(src, "duration unknown, so excerpts cannot be placed")
-    frame_sizes = sizes(info, policy.heights)
-    if not frame_sizes:
-        raise UsageError(
-            f"no probe height of the policy is at most the source's {v.height}: {', '.join(map(str, policy.heights))}"
-        )
+    frame_sizes = sizes(info, policy.heights)  # never empty: the source height stands in
     model = policy.model or pick_model(v.height)
     cuts = _excerpts(duration, float(rate), policy)
     probes = {

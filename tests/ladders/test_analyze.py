@@ -196,8 +196,6 @@ def test_bad_requests_are_refused_before_any_encode(tiny, tmp_path, caplog):
         analyze(tmp_path / "missing.mp4", ["h264"], POLICY, cache=tmp_path, show_progress=False)
     with pytest.raises(NoVideoStream):
         analyze(media.audio_only(tmp_path), ["h264"], POLICY, cache=tmp_path, show_progress=False)
-    with pytest.raises(UsageError, match="no probe height"):
-        analyze(tiny["pan"], ["h264"], AnalysisPolicy(heights=(720,)), cache=tmp_path, show_progress=False)
     with pytest.raises(UsageError, match="whole number"):
         odd = AnalysisPolicy(heights=(90,), crfs={"av1": (30.5,)})
         analyze(tiny["pan"], ["av1"], odd, cache=tmp_path, show_progress=False)
@@ -235,3 +233,5 @@ def test_probe_sizes_follow_the_display_aspect_and_include_the_source_height():
     assert sizes(info(1920, 800), (1080, 720, 360)) == [(1920, 800), (1728, 720), (864, 360)]
     # Anamorphic PAL 720x576 with 64:45 pixels displays at 16:9 (1024x576).
     assert sizes(info(720, 576, "64:45"), (576, 288)) == [(1024, 576), (512, 288)]
+    # A source below every policy height is probed at its own size rather than not at all.
+    assert sizes(info(320, 180), (720, 1080)) == [(320, 180)]
