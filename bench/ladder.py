@@ -94,9 +94,11 @@ def run_codec(src: Path, work: Path, codec: str, policy: LadderPolicy, *, every:
 def report_h264(o: Outcome, target: float) -> dict[str, float | bool | None]:
     pt, fx = o.per_title, o.fixed
     assert fx is not None
-    top = top_saving(_curve(fx), _curve(pt), target)
-    rungs = savings_per_rung(_curve(fx), _curve(pt))
     pt_top, fx_top = pt.rungs[-1], fx.rungs[-1]
+    # The top rungs are compared at the per-title top's measured quality when that lands a hair under
+    # the target (94.96 for 95): whether it is close enough is the separate "within 1 point" check.
+    top = top_saving(_curve(fx), _curve(pt), min(target, pt_top.measured_vmaf))
+    rungs = savings_per_rung(_curve(fx), _curve(pt))
     bd = bd_rate(_curve(fx), _curve(pt))
     print(f"\n== {o.title} ({o.duration:.1f} s), H.264")
     print(
@@ -140,7 +142,7 @@ def report_codec(o: Outcome, h264: Outcome, target: float) -> None:
     pt, ref = o.per_title, h264.per_title
     print(f"\n== {o.title}: {o.per_title.rungs[0].codec.upper()} per-title vs H.264 per-title")
     print(f"  rungs: {_rungs_text(pt)}")
-    top = top_saving(_curve(ref), _curve(pt), target)
+    top = top_saving(_curve(ref), _curve(pt), min(target, pt.rungs[-1].measured_vmaf))
     saved = "n/a" if top.saving is None else f"{top.saving * 100:.1f} %"
     print(f"  bits saved at the top (VMAF {top.vmaf:.2f}): {saved}")
     try:
