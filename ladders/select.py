@@ -33,7 +33,7 @@ Per codec, from that codec's probe points:
    numbers, x264/x265 keep one decimal. Top and bottom round towards quality (so the top meets its
    target and the bottom is not below its floor); rungs between take whichever neighbouring CRF keeps
    the bitrate ratios legal, else the nearer one.
-5. **Rate control** is capped CRF: maxrate = round(``maxrate_ratio`` x predicted kb/s), bufsize =
+5. **Rate control** is capped CRF: maxrate = round(``maxrate_ratio_for(codec)`` x predicted kb/s), bufsize =
    round(``bufsize_ratio`` x maxrate), so a manifest's bandwidth is a bound the encoder keeps.
 6. **Codecs**: a ladder per codec from its own hull; a rung of a newer codec (HEVC, AV1, VP9) is
    dropped when its predicted VMAF does not beat the H.264 hull at its bitrate by more than
@@ -302,7 +302,7 @@ def _codec_ladder(curves: _CodecCurves, policy: LadderPolicy) -> list[_Placed]:
 
 
 def _rung(codec: Codec, p: _Placed, policy: LadderPolicy) -> Rung:
-    maxrate = max(1, round(policy.maxrate_ratio * p.kbps))
+    maxrate = max(1, round(policy.maxrate_ratio_for(codec) * p.kbps))
     return Rung(
         codec=codec,
         width=p.res.width,
