@@ -7,12 +7,14 @@ same content and behave alike under an encoder.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pipeline.ffmpeg import run_ffmpeg
 
-__all__ = ["Recipe", "excerpt", "synthesize"]
+__all__ = ["Recipe", "Scene", "excerpt", "join_scenes", "synthesize"]
 
 Recipe = Literal["pan", "testsrc2", "grain"]
 
@@ -128,6 +130,72 @@ def excerpt(
             tmp,
         ],
         duration=seconds,
+        label=f"sample {out.name}",
+        show_progress=show_progress,
+    )
+    os.replace(tmp, out)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """The first ``seconds`` of ``source``, optionally mirrored, as one shot of a joined title."""
+
+    source: Path
+    seconds: float
+    mirrored: bool = False
+
+
+def join_scenes(
+    scenes: Sequence[Scene],
+    out: str | os.PathLike[str],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    show_progress: bool = True,
+) -> Path:
+    """Write ``scenes`` one after another as one title (H.264 + stereo AAC, ``width``x``height`` at
+    ``fps`` CFR) to ``out`` and return its path. Every scene needs an audio stream; raises
+    ``ProcessError`` if ffmpeg fails.
+    """
+    out = Path(out)
+    inputs: list[str] = []
+    graph: list[str] = []
+    for i, sc in enumerate(scenes):
+        inputs += ["-t", f"{sc.seconds:.6f}", "-i", str(sc.source)]
+        # Every scene as the title's one format: square pixels, one constant rate, 8-bit 4:2:0.
+        video = f"scale={width}:{height}:flags=lanczos,setsar=1,fps={fps},format=yuv420p"
+        video += ",hflip" if sc.mirrored else ""
+        graph.append(f"[{i}:v]{video},trim=duration={sc.seconds:.6f},setpts=PTS-STARTPTS[v{i}]")
+        # 5.1 mixed down; every scene's audio padded or cut to its video's length.
+        graph.append(
+            f"[{i}:a]aformat=sample_rates=48000:channel_layouts=stereo,"
+            f"apad,atrim=duration={sc.seconds:.6f},asetpts=PTS-STARTPTS[a{i}]"
+        )
+    n = len(scenes)
+    graph.append("".join(f"[v{i}][a{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]")
+    tmp = out.with_name(f".{out.name}.part.mp4")
+    total = sum(sc.seconds for sc in scenes)
+    run_ffmpeg(
+        [
+            "-y",
+            *inputs,
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            *_MEZZ_VIDEO,
+            "-crf",
+            "18",
+            *_MEZZ_AUDIO,
+            "-ac",
+            "2",
+            tmp,
+        ],
+        duration=total,
         label=f"sample {out.name}",
         show_progress=show_progress,
     )

@@ -14,9 +14,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import probe
-from pipeline.synth import Recipe, excerpt, synthesize
+from pipeline.synth import Recipe, Scene, excerpt, join_scenes, synthesize
 from vodflow.errors import ToolError, UsageError
 
 __all__ = ["DEFAULT_DIR", "SAMPLES", "Sample", "bbb_path", "make_long_title", "make_samples"]
@@ -128,38 +127,5 @@ def make_long_title(
             plan.append((name, take, rounds % 2 == 1))
             total += take
         rounds += 1
-    inputs: list[str] = []
-    graph: list[str] = []
-    for i, (name, take, mirrored) in enumerate(plan):
-        inputs += ["-t", f"{take:.6f}", "-i", str(sources[name])]
-        # Every scene as the title's one format: 1080p, square pixels, 30 fps CFR, 8-bit 4:2:0.
-        video = f"scale=1920:1080:flags=lanczos,setsar=1,fps=30,format=yuv420p{',hflip' if mirrored else ''}"
-        graph.append(f"[{i}:v]{video},trim=duration={take:.6f},setpts=PTS-STARTPTS[v{i}]")
-        # Bunny's 5.1 mixed down; every scene's audio padded or cut to its video's length.
-        graph.append(
-            f"[{i}:a]aformat=sample_rates=48000:channel_layouts=stereo,"
-            f"apad,atrim=duration={take:.6f},asetpts=PTS-STARTPTS[a{i}]"
-        )
-    graph.append("".join(f"[v{i}][a{i}]" for i in range(len(plan))) + f"concat=n={len(plan)}:v=1:a=1[v][a]")
-    tmp = path.with_name(f".{path.name}.part.mp4")
-    run_ffmpeg(
-        [
-            "-y",
-            *inputs,
-            "-filter_complex",
-            ";".join(graph),
-            "-map",
-            "[v]",
-            "-map",
-            "[a]",
-            # Mezzanine quality, as the samples themselves (pipeline.synth).
-            *["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
-            *["-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2"],
-            tmp,
-        ],
-        duration=seconds,
-        label=f"sample {path.name}",
-        show_progress=show_progress,
-    )
-    os.replace(tmp, path)
-    return path
+    scenes = [Scene(sources[name], take, mirrored) for name, take, mirrored in plan]
+    return join_scenes(scenes, path, width=1920, height=1080, fps=30, show_progress=show_progress)
