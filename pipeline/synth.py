@@ -23,6 +23,17 @@ _MEZZ_VIDEO = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
 _MEZZ_AUDIO = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
 
 
+def _write(out: Path, args: list, seconds: float, show_progress: bool) -> Path:
+    """Run ffmpeg with ``args`` writing a temporary file beside ``out``, then rename it to ``out``.
+
+    A crash or an interrupted run never leaves a half-written file under the final name.
+    """
+    tmp = out.with_name(f".{out.name}.part.mp4")
+    run_ffmpeg([*args, tmp], duration=seconds, label=f"sample {out.name}", show_progress=show_progress)
+    os.replace(tmp, out)
+    return out
+
+
 def _video_graph(recipe: Recipe, w: int, h: int, fps: int, seconds: float) -> tuple[str, int]:
     """Return (filter graph producing [v], CRF to store it at)."""
     if recipe == "pan":
@@ -76,8 +87,8 @@ def synthesize(
             f"aformat=channel_layouts=stereo[a]"
         )
         maps += ["-map", "[a]"]
-    tmp = out.with_name(f".{out.name}.part.mp4")
-    run_ffmpeg(
+    return _write(
+        out,
         [
             "-y",
             "-filter_complex",
@@ -89,14 +100,10 @@ def synthesize(
             "-crf",
             str(crf),
             *(_MEZZ_AUDIO if audio else []),
-            tmp,
         ],
-        duration=seconds,
-        label=f"sample {out.name}",
-        show_progress=show_progress,
+        seconds,
+        show_progress,
     )
-    os.replace(tmp, out)
-    return out
 
 
 def excerpt(
@@ -111,8 +118,8 @@ def excerpt(
     """Write the first ``seconds`` of ``src`` scaled to ``width``x``height`` (audio as stereo AAC)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part.mp4")
-    run_ffmpeg(
+    return _write(
+        out,
         [
             "-y",
             "-i",
@@ -127,14 +134,10 @@ def excerpt(
             "-crf",
             "16",
             *_MEZZ_AUDIO,
-            tmp,
         ],
-        duration=seconds,
-        label=f"sample {out.name}",
-        show_progress=show_progress,
+        seconds,
+        show_progress,
     )
-    os.replace(tmp, out)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +178,9 @@ def join_scenes(
         )
     n = len(scenes)
     graph.append("".join(f"[v{i}][a{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]")
-    tmp = out.with_name(f".{out.name}.part.mp4")
     total = sum(sc.seconds for sc in scenes)
-    run_ffmpeg(
+    return _write(
+        out,
         [
             "-y",
             *inputs,
@@ -193,11 +196,7 @@ def join_scenes(
             *_MEZZ_AUDIO,
             "-ac",
             "2",
-            tmp,
         ],
-        duration=total,
-        label=f"sample {out.name}",
-        show_progress=show_progress,
+        total,
+        show_progress,
     )
-    os.replace(tmp, out)
-    return out
