@@ -24,15 +24,16 @@ def clip(
     size: str = "320x180",
     fps: int = 30,
     seconds: float = 2,
-    audio: bool = True,
+    audio: bool | str = True,
+    audio_args: tuple[str, ...] = ("-ac", "2"),
     source: str = "testsrc2",
     extra: tuple[str, ...] = (),
 ) -> Path:
-    """A plain progressive H.264 (+ stereo AAC) clip."""
+    """A plain progressive H.264 clip with AAC audio from ``audio`` (an lavfi source; True: stereo TONE)."""
     out = d / name
     inputs = ["-f", "lavfi", "-i", f"{source}=s={size}:r={fps}:d={seconds}"]
     if audio:
-        inputs += ["-f", "lavfi", "-t", str(seconds), "-i", TONE]
+        inputs += ["-f", "lavfi", "-t", str(seconds), "-i", TONE if audio is True else audio]
     _ff(
         *inputs,
         "-c:v",
@@ -41,7 +42,7 @@ def clip(
         "veryfast",
         "-pix_fmt",
         "yuv420p",
-        *(["-c:a", "aac", "-ac", "2"] if audio else []),
+        *(["-c:a", "aac", *audio_args] if audio else []),
         *extra,
         "-shortest",
         out,
@@ -218,32 +219,8 @@ def tone(d: Path, name: str, *, amplitude: float, freq: float = 997.0, seconds: 
     997 Hz is the frequency BS.1770 calibrates its K-weighting at; 192 kb/s AAC keeps the level exact.
     """
     wave = f"{amplitude}*sin(2*PI*{freq}*t)"
-    out = d / name
-    _ff(
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=s=320x180:r=30:d={seconds}",
-        "-f",
-        "lavfi",
-        "-t",
-        str(seconds),
-        "-i",
-        f"aevalsrc='{wave}|{wave}':s=48000",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "192k",
-        "-shortest",
-        out,
-    )
-    return out
+    audio = f"aevalsrc='{wave}|{wave}':s=48000"
+    return clip(d, name, seconds=seconds, audio=audio, audio_args=("-b:a", "192k"))
 
 
 def reencode(
@@ -317,31 +294,9 @@ def scene_cut(d: Path, *, cut: float = 1.5, seconds: float = 3.0, fps: int = 30)
 
 def surround(d: Path, *, sample_rate: int = 44100, seconds: float = 2.0) -> Path:
     """A 320x180 clip with 5.1 AAC audio (a different tone on each channel) at ``sample_rate``."""
-    out = d / "surround.mp4"
     tones = "|".join(f"0.1*sin(2*PI*{f}*t)" for f in (220, 330, 440, 550, 60, 660))
-    _ff(
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=s=320x180:r=30:d={seconds}",
-        "-f",
-        "lavfi",
-        "-t",
-        str(seconds),
-        "-i",
-        f"aevalsrc='{tones}':s={sample_rate}:c=5.1",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "384k",
-        "-shortest",
-        out,
-    )
-    return out
+    audio = f"aevalsrc='{tones}':s={sample_rate}:c=5.1"
+    return clip(d, "surround.mp4", seconds=seconds, audio=audio, audio_args=("-b:a", "384k"))
 
 
 def lying_everywhere(d: Path) -> Path:
