@@ -7,11 +7,16 @@ picture (display aspect ratio kept) scaled to fit that rung's 16:9 box, so a 16:
 1920x804 and so on. Sizes are rounded to the nearest even number: 480p is 854 wide (exact 16:9 is
 853.3), as YouTube and most players expect, not 852.
 
-Rungs above the source are dropped: a rung exists when the source fills its box to within
-``SOURCE_SLACK`` (so a 1916x1076 crop or an 853x479 file keeps its 1080p or 480p rung, encoded at the
-source's own size rather than upscaled by a few lines). The 4K rung therefore appears only for sources
-of about 2160 lines (or 3840 columns) and more. A source smaller than the 240p box keeps that one rung at
-its own size, so a ladder is never empty.
+The reference is capped at the source's size, not cut at it: a rung whose box is larger than the
+source is encoded at the source's own size and keeps its bitrate, so a 720p source gets 720p at 5.8
+and at 3.0 Mb/s. That is what a fixed ladder does to such a title (the issue's measurements: it pays
+4-5.8 Mb/s on sub-1080p sources for VMAF 99.9) and the bill per-title encoding is meant to cut.
+``above_source="drop"`` leaves those rungs out instead (a rung exists only when the source fills its
+box to within ``SOURCE_SLACK``, so a 1916x1076 crop or an 853x479 file keeps its 1080p or 480p rung at
+its own size); a source smaller than the 240p box then keeps that one rung at its own size, so a
+ladder is never empty. The 4K rung is a UHD-only rung either way: it exists only for sources of about
+2160 lines (or 3840 columns) and more, as the reference ladder's HD part (1080p down) is what every HD
+title gets.
 
 Rate control is a target average bitrate. For H.264 and HEVC it carries a peak cap of
 ``PEAK_RATIO`` x the average (Apple's HLS Authoring Specification: a VOD rendition's peak bitrate should
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Literal
 
 from ladders.model import Codec, Ladder, Rung
 from pipeline.encode import RateControl
@@ -38,6 +44,7 @@ PEAK_RATIO = 2.0
 # A source this close to a rung's box (5 %: 54 lines of 1080) still gets that rung, at its own size.
 SOURCE_SLACK = 0.05
 _CAPPED = ("h264", "hevc")
+_HD_TOP = 1080  # the reference's rungs up to this box are every title's; above it, UHD sources' only
 
 
 def _ratio(text: str | None) -> Fraction | None:
@@ -68,18 +75,27 @@ def _even(x: float, limit: float) -> int:
     return max(16, n)
 
 
-def fixed(source: MediaInfo | tuple[int, int], *, codec: Codec = "h264") -> Ladder:
+def fixed(
+    source: MediaInfo | tuple[int, int],
+    *,
+    codec: Codec = "h264",
+    above_source: Literal["cap", "drop"] = "cap",
+) -> Ladder:
     """Return the fixed reference ladder for ``source`` (a probed file, or a ``(width, height)``).
 
     Rungs are in ascending bitrate, sized to the source's display aspect ratio and capped at its size
-    (see the module docstring for the rules). Raises ``NoVideoStream``/``UnsupportedMedia`` for a
+    (see the module docstring for the rules; ``above_source`` says what happens to rungs larger than the
+    source). Raises ``NoVideoStream``/``UnsupportedMedia`` for a
     ``MediaInfo`` without usable video and ``ValueError`` for a size below 16x16.
     """
     name, width, height = _display_size(source)
     rungs = []
     for box_h, kbps in REFERENCE_RUNGS:
         scale = min(box_h * 16 / 9 / width, box_h / height)
-        if scale > 1 + SOURCE_SLACK and (rungs or box_h != REFERENCE_RUNGS[-1][0]):
+        too_big = scale > 1 + SOURCE_SLACK
+        if too_big and box_h > _HD_TOP:
+            continue  # the UHD rung is for UHD sources only
+        if too_big and above_source == "drop" and (rungs or box_h != REFERENCE_RUNGS[-1][0]):
             continue
         scale = min(scale, 1.0)
         rate = (

@@ -29,8 +29,13 @@ def test_16x9_1080p_source():
         r.rendition()  # the encoder accepts it
 
 
-def test_720p_source_stops_at_720p():
-    assert _sizes(fixed((1280, 720))) == [(426, 240), (854, 480), (1280, 720)]
+def test_rungs_above_a_720p_source_keep_their_bitrate_at_its_size():
+    # Capped at the source, not cut: the 1080p rung's 5.8 Mb/s is spent on 720p pictures.
+    ladder = fixed((1280, 720))
+    assert _sizes(ladder) == [(426, 240), (854, 480), (1280, 720), (1280, 720)]
+    assert [r.bitrate_kbps for r in ladder.rungs] == [300, 1050, 3000, 5800]
+    assert len({r.rendition().name for r in ladder.rungs}) == 4  # distinct files
+    assert _sizes(fixed((1280, 720), above_source="drop")) == [(426, 240), (854, 480), (1280, 720)]
 
 
 def test_4k_rung_only_for_4k_sources():
@@ -43,7 +48,7 @@ def test_4k_rung_only_for_4k_sources():
 
 
 def test_odd_853x479_source_keeps_its_480p_rung_at_its_own_size():
-    ladder = fixed((853, 479))
+    ladder = fixed((853, 479), above_source="drop")
     assert _sizes(ladder) == [(426, 240), (852, 478)]
     assert [r.bitrate_kbps for r in ladder.rungs] == [300, 1050]
     for r in ladder.rungs:
@@ -56,21 +61,25 @@ def test_a_slightly_cropped_1080p_source_keeps_its_1080p_rung():
 
 def test_4x3_sources():
     assert _sizes(fixed((1440, 1080))) == [(320, 240), (640, 480), (960, 720), (1440, 1080)]
-    assert _sizes(fixed((640, 480))) == [(320, 240), (640, 480)]
+    assert _sizes(fixed((640, 480), above_source="drop")) == [(320, 240), (640, 480)]
+    assert _sizes(fixed((640, 480))) == [(320, 240), (640, 480), (640, 480), (640, 480)]
 
 
 def test_anamorphic_source_follows_its_display_aspect_ratio():
     # PAL 16:9: 720x576 stored, 1024x576 shown; 720p would upscale it, so 480p is the top.
-    ladder = fixed(_info(720, 576, sar="64:45", dar="16:9"))
+    ladder = fixed(_info(720, 576, sar="64:45", dar="16:9"), above_source="drop")
     assert ladder.source == "/media/title.mp4"
     assert _sizes(ladder) == [(426, 240), (854, 480)]
     # Without a DAR the SAR gives it.
-    assert _sizes(fixed(_info(720, 576, sar="64:45"))) == [(426, 240), (854, 480)]
+    assert _sizes(fixed(_info(720, 576, sar="64:45"), above_source="drop")) == [(426, 240), (854, 480)]
+    # Capped: the 720p and 1080p rungs are the source's whole display size, 1024x576.
+    assert _sizes(fixed(_info(720, 576, sar="64:45", dar="16:9")))[-2:] == [(1024, 576), (1024, 576)]
 
 
 def test_a_source_below_240p_keeps_one_rung_at_its_size():
-    ladder = fixed((320, 180))
+    ladder = fixed((320, 180), above_source="drop")
     assert _sizes(ladder) == [(320, 180)] and ladder.rungs[0].bitrate_kbps == 300
+    assert [r.bitrate_kbps for r in fixed((320, 180)).rungs] == [300, 1050, 3000, 5800]
 
 
 def test_av1_and_vp9_get_a_plain_target_bitrate():
