@@ -50,7 +50,8 @@ from typing import get_args
 
 from pydantic import Field, ValidationError, model_validator
 
-from ladders.model import Codec, RDPoint, RDPoints
+from ladders.hull import hull
+from ladders.model import CRF_MAX, Codec, RDPoint, RDPoints
 from pipeline.encode import DEFAULT_PRESET, RateControl, Rendition, encode
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import MediaInfo, parse_rate, probe, require_video
@@ -124,6 +125,12 @@ class AnalysisPolicy(Record):
     heights: tuple[int, ...] = DEFAULT_HEIGHTS
     # CRFs per codec (AV1 and VP9 take whole numbers only); a codec missing here uses DEFAULT_CRFS.
     crfs: dict[str, tuple[float, ...]] = Field(default_factory=dict)
+    # Adaptive low end: a size whose highest-CRF probe is on the codec's hull and still above
+    # floor_kbps gets the next CRF up (the grid's last step), up to `extend` more per size, so the hull
+    # reaches the ladder's bottom through the sizes that are best there instead of jumping to the
+    # smallest one (hard titles); a title whose grid already reaches it pays nothing.
+    floor_kbps: float = Field(150.0, gt=0)
+    extend: int = Field(3, ge=0)
     # Probe preset per codec; missing: the final encode's (pipeline.encode.DEFAULT_PRESET).
     presets: dict[str, str] = Field(default_factory=dict)
     gop_seconds: float = Field(2.0, gt=0)  # as the final encode's, so probes have its keyframes
@@ -160,6 +167,11 @@ class AnalysisPolicy(Record):
 
     def crfs_for(self, codec: str) -> tuple[float, ...]:
         return tuple(sorted(float(c) for c in self.crfs.get(codec, DEFAULT_CRFS[codec])))
+
+    def crf_step_for(self, codec: str) -> float:
+        """How far an extension moves past the grid's highest CRF: the grid's last step (5 by default)."""
+        crfs = self.crfs_for(codec)
+        return crfs[-1] - crfs[-2] if len(crfs) > 1 else 5.0
 
     def preset_for(self, codec: str) -> str:
         return self.presets.get(codec, DEFAULT_PRESET[codec])
@@ -483,6 +495,102 @@ def _run_pool(jobs: Sequence[Callable[[], None]], workers: int, label: str, show
             raise
 
 
+def _extensions(
+    codec: str, probes: Sequence[_Probe], points: dict[_Probe, RDPoint], policy: AnalysisPolicy
+) -> list[_Probe]:
+    """The next CRF for each size of ``codec`` whose highest-CRF probe is on the hull above the floor."""
+    mine = [p for p in probes if p.codec == codec]
+    on_hull = {(q.width, q.height, q.crf) for q in hull(points[p] for p in mine).points}
+    step = policy.crf_step_for(codec)
+    out = []
+    for size in dict.fromkeys((p.width, p.height) for p in mine):
+        last = max((p for p in mine if (p.width, p.height) == size), key=lambda p: p.crf)
+        crf = last.crf + step
+        point = points[last]
+        if (*size, last.crf) in on_hull and point.bitrate_kbps > policy.floor_kbps and crf <= CRF_MAX[codec]:
+            out.append(_Probe(codec, last.width, last.height, crf, last.preset))
+    return out
+
+
+@dataclass
+class _Run:
+    """One analysis's measuring: what the cache holds is read, the rest encoded and scored in parallel."""
+
+    src: Path
+    info: MediaInfo
+    rate: Fraction
+    cuts: list[_Excerpt]
+    policy: AnalysisPolicy
+    model: str
+    root: Path
+    title_hash: str
+    width: int
+    height: int
+    show_progress: bool
+    measured: int = 0  # probes this run encoded (0: everything came from the cache)
+
+    def measure(self, wanted: Sequence[_Probe]) -> dict[tuple[int, _Probe], ProbeResult]:
+        """Every (excerpt index, probe) of ``wanted``, from the cache or measured now (and cached)."""
+        cuts, policy, root = self.cuts, self.policy, self.root
+        found: dict[tuple[int, _Probe], ProbeResult] = {}
+        missing: dict[tuple[int, str], list[tuple[_Probe, dict[str, object]]]] = {}
+        for i, cut in enumerate(cuts):
+            for p in wanted:
+                key = _key(self.title_hash, cut, p, policy, self.model)
+                entry = _load(_entry_path(root, key), key)
+                if entry is None:
+                    missing.setdefault((i, p.codec), []).append((p, key))
+                else:
+                    found[(i, p)] = entry
+        if not missing:
+            return found
+        src, name = self.src, self.src.name
+        workers = policy.workers
+        threads = max(1, _cpus() // workers)
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=root, prefix="work-"))
+        try:
+            paths: dict[int, Path] = {}
+            needed = sorted({i for i, _ in missing})
+            for i in needed:
+                paths[i] = src if cuts[i].whole else work / f"excerpt{i}.nut"
+            _run_pool(
+                [(lambda i=i: _cut(src, self.info, self.rate, cuts[i], paths[i])) for i in needed if not cuts[i].whole],
+                workers,
+                f"analyze {name}: cut {len(needed)} excerpts",
+                self.show_progress,
+            )
+            batch = policy.batch_for(self.width, self.height)
+            jobs = [
+                (
+                    lambda i=i, todo=todo: _measure(
+                        paths[i],
+                        cuts[i],
+                        [p for p, _ in todo],
+                        [k for _, k in todo],
+                        policy,
+                        self.model,
+                        work,
+                        root,
+                        threads,
+                        batch,
+                    )
+                )
+                for (i, _c), todo in missing.items()
+            ]
+            count = sum(len(t) for t in missing.values())
+            _run_pool(jobs, workers, f"analyze {name}: encode and score {count} probes", self.show_progress)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for (i, _c), todo in missing.items():
+            for p, key in todo:
+                entry = _load(_entry_path(root, key), key)
+                assert entry is not None, "a measured probe was not cached"
+                found[(i, p)] = entry
+                self.measured += 1
+        return found
+
+
 # --- the stage --------------------------------------------------------------------------------------
 
 
@@ -541,61 +649,17 @@ def analyze(
             first = exc.errors()[0]["msg"].removeprefix("Value error, ")
             raise UsageError(f"analysis policy for {c}: {first}") from None
 
-    # What the cache already holds, and what is missing per (excerpt, codec).
-    found: dict[tuple[int, _Probe], ProbeResult] = {}
-    missing: dict[tuple[int, str], list[tuple[_Probe, dict[str, object]]]] = {}
-    for i, cut in enumerate(cuts):
-        for c in wanted:
-            for p in probes[c]:
-                key = _key(title_hash, cut, p, policy, model)
-                entry = _load(_entry_path(root, key), key)
-                if entry is None:
-                    missing.setdefault((i, c), []).append((p, key))
-                else:
-                    found[(i, p)] = entry
-
-    if missing:
-        workers = policy.workers
-        threads = max(1, _cpus() // workers)
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=root, prefix="work-"))
-        try:
-            paths: dict[int, Path] = {}
-            needed = sorted({i for i, _ in missing})
-            for i in needed:
-                paths[i] = src if cuts[i].whole else work / f"excerpt{i}.nut"
-            _run_pool(
-                [(lambda i=i: _cut(src, info, rate, cuts[i], paths[i])) for i in needed if not cuts[i].whole],
-                workers,
-                f"analyze {src.name}: cut {len(needed)} excerpts",
-                show_progress,
-            )
-            jobs = [
-                (
-                    lambda i=i, todo=todo: _measure(
-                        paths[i],
-                        cuts[i],
-                        [p for p, _ in todo],
-                        [k for _, k in todo],
-                        policy,
-                        model,
-                        work,
-                        root,
-                        threads,
-                        policy.batch_for(v.width, v.height),
-                    )
-                )
-                for (i, _c), todo in missing.items()
-            ]
-            count = sum(len(t) for t in missing.values())
-            _run_pool(jobs, workers, f"analyze {src.name}: encode and score {count} probes", show_progress)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        for (i, _c), todo in missing.items():
-            for p, key in todo:
-                entry = _load(_entry_path(root, key), key)
-                assert entry is not None, "a measured probe was not cached"
-                found[(i, p)] = entry
+    run = _Run(src, info, rate, cuts, policy, model, root, title_hash, v.width, v.height, show_progress)
+    found = run.measure([p for c in wanted for p in probes[c]])
+    # The adaptive low end: rounds of one more CRF on the sizes that still own the hull's cheap end.
+    for _ in range(policy.extend):
+        points = {p: _point(p, [found[(i, p)] for i in range(len(cuts))]) for c in wanted for p in probes[c]}
+        more = [q for c in wanted for q in _extensions(c, probes[c], points, policy)]
+        if not more:
+            break
+        for q in more:
+            probes[q.codec].append(q)
+        found.update(run.measure(more))
 
     points = [_point(p, [found[(i, p)] for i in range(len(cuts))]) for c in wanted for p in probes[c]]
     return RDPoints(
@@ -608,5 +672,5 @@ def analyze(
         excerpts=excerpts(duration, float(rate), policy),
         codecs=wanted,  # type: ignore[arg-type]
         points=points,
-        seconds=time.monotonic() - started if missing else 0.0,
+        seconds=time.monotonic() - started if run.measured else 0.0,
     )

@@ -55,7 +55,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ladders.hull import hull
-from ladders.model import Codec, Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
+from ladders.model import CRF_MAX, Codec, Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
 from pipeline.encode import RateControl
 from vodflow.errors import UsageError
 
@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 
 KNEE_VMAF_PER_DOUBLING = 1.0
 _CRF_STEP = {"h264": 0.1, "hevc": 0.1, "av1": 1.0, "vp9": 1.0}
-_CRF_MAX = {"h264": 51.0, "hevc": 51.0, "av1": 63.0, "vp9": 63.0}
 _CODEC_ORDER: tuple[Codec, ...] = ("h264", "hevc", "av1", "vp9")
 # Bitrates within this factor count as equal when checking that rungs still move down the hull.
 _SAME_KBPS = 1.01
@@ -182,9 +181,9 @@ class _CodecCurves:
         """The encoder-legal CRFs either side of ``crf`` inside the resolution's probed range, ascending."""
         step = _CRF_STEP[self.codec]
         lo_bound = max(0.0, math.ceil(res.crfs[0] / step - 1e-9) * step)
-        hi_bound = min(_CRF_MAX[self.codec], math.floor(res.crfs[-1] / step + 1e-9) * step)
+        hi_bound = min(CRF_MAX[self.codec], math.floor(res.crfs[-1] / step + 1e-9) * step)
         if lo_bound > hi_bound:  # no legal CRF was probed (one probe at 30.5): the nearest legal one
-            lo_bound = hi_bound = min(max(round(crf / step) * step, 0.0), _CRF_MAX[self.codec])
+            lo_bound = hi_bound = min(max(round(crf / step) * step, 0.0), CRF_MAX[self.codec])
         near = (math.floor(crf / step + 1e-9) * step, math.ceil(crf / step - 1e-9) * step)
         return sorted({round(min(max(c, lo_bound), hi_bound), 1) for c in near})
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ladders.analyze import AnalysisPolicy, ProbeResult, analyze, cache_dir, excerpts
+from ladders.hull import hull
 from ladders.model import RDPoints
 from pipeline.probe import probe
 from tests import media
@@ -22,6 +23,7 @@ POLICY = AnalysisPolicy(
     crfs={"h264": (22, 36), "hevc": (24, 38), "av1": (30, 50), "vp9": (30, 50)},
     presets={"h264": "veryfast", "hevc": "ultrafast", "av1": "12", "vp9": "8"},
     subsample=2,
+    extend=0,  # the adaptive low end has its own test
 )
 SIZES = [(320, 180), (160, 90)]
 
@@ -136,6 +138,31 @@ def test_an_interrupted_analysis_resumes_with_what_is_cached(tiny, tmp_path, cap
     ]
 
 
+def test_sizes_that_own_the_cheap_end_of_the_hull_get_higher_crfs(tiny, tmp_path, caplog):
+    # A floor below every probe: each size whose highest-CRF probe is on the hull gets the next CRF,
+    # round after round, up to `extend` more; sizes below the hull get nothing.
+    policy = POLICY.model_validate({**POLICY.model_dump(), "crfs": {"h264": (24, 30)}, "extend": 2, "floor_kbps": 1.0})
+    result = analyze(tiny["grain"], ["h264"], policy, cache=tmp_path, show_progress=False)
+    grid = {(p.width, p.height, p.crf): p for p in result.points}
+    extra = sorted(k for k in grid if k[2] > 30)
+    assert extra, "the grid's cheap end was on the hull, so something must have been added"
+    for w, h, crf in extra:
+        assert crf in (36, 42)
+        below = grid[(w, h, crf - 6)]  # the step is the grid's last one
+        pts = [p for p in result.points if p.crf < crf]
+        assert below in hull(pts).points, "only a size on the hull at its previous highest CRF grows"
+    assert len(extra) <= 2 * len(SIZES)
+    # Cached like the grid: a second run starts no process.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="vodflow.process"):
+        again = analyze(tiny["grain"], ["h264"], policy, cache=tmp_path, show_progress=False)
+    assert _runs(caplog) == [] and again.points == result.points
+    # A floor above every probe: the grid alone, and nothing measured.
+    high = policy.model_validate({**policy.model_dump(), "floor_kbps": 1e6})
+    only_grid = analyze(tiny["grain"], ["h264"], high, cache=tmp_path, show_progress=False)
+    assert {p.crf for p in only_grid.points} == {24, 30} and only_grid.seconds == 0.0
+
+
 def test_excerpts_are_spread_over_a_longer_title(tmp_path):
     title = media.clip(tmp_path, "long.mp4", seconds=12, audio=False)
     info = probe(title)
@@ -147,6 +174,7 @@ def test_excerpts_are_spread_over_a_longer_title(tmp_path):
         excerpts=3,
         excerpt_seconds=1,
         subsample=1,
+        extend=0,
     )
     cuts = excerpts(info.duration, 30.0, policy)
     assert cuts == [(pytest.approx(1.5), pytest.approx(1.0)), (5.5, 1.0), (9.5, 1.0)]
