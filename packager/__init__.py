@@ -1,0 +1,55 @@
+"""DASH + HLS packaging of a title's renditions with Shaka Packager: CMAF segments, clear or encrypted.
+
+Public names: ``package`` (→ ``Package``), ``validate`` (→ ``ValidationReport``), ``KeyStore``,
+``TitleKeys``, ``ContentKey``, ``TrackClass``, and the errors ``KeyStoreError``, ``NotRenditions``,
+``InvalidPackage``.
+
+Package layout (stable; players and the edge rely on it)::
+
+    OUT/
+      manifest.mpd                       DASH: static MPD, SegmentTemplate + SegmentTimeline, fMP4;
+                                         one AdaptationSet per video codec, per audio codec+language,
+                                         per subtitle language (not written for --encrypt aes128)
+      master.m3u8                        HLS master: version 6+, EXT-X-INDEPENDENT-SEGMENTS, every variant,
+                                         audio GROUP-ID per codec, SUBTITLES group, I-frame playlists
+      package.json                       the Package record (streams, codecs, bandwidths, key IDs, segments)
+      video/<rendition>/init.mp4         e.g. video/h264_1280x720_crf23max3000k/ (the encode's file stem)
+      video/<rendition>/<n>.m4s          n = 1, 2, ... (CMAF segments shared by DASH and HLS)
+      video/<rendition>/media.m3u8       HLS media playlist
+      video/<rendition>/iframes.m3u8     HLS I-frame playlist (not with aes128)
+      audio/<rendition>/...              same files; <rendition> is e.g. aac_128k or aac_128k_fra
+      text/<lang>/<n>.vtt, media.m3u8    WebVTT subtitles per language
+      thumbs/sprite.jpg, thumbs.vtt      trick-play thumbnail sprite and its WebVTT index (#xywh=)
+
+Encryption (``package(..., encrypt=...)``):
+
+- ``cenc`` / ``cbcs``: CENC AES-CTR / AES-CBC pattern, raw keys, ClearKey signalling (the MPD carries
+  the common-system PSSH, ``urn:uuid:1077efec-c0b2-4d02-ace3-3c1e52e2fb4b``, and a ``default_KID``
+  per AdaptationSet). cbcs media playlists carry ``#EXT-X-KEY:METHOD=SAMPLE-AES`` with a key URI.
+- ``aes128``: HLS only; whole-segment AES-128-CBC (PKCS7) of every media segment (init segments stay
+  clear), ``#EXT-X-KEY:METHOD=AES-128,URI=...,IV=0x...`` before each segment.
+- Key URIs (cbcs, aes128) come from ``key_uri``, a template with ``{title}`` and ``{kid}`` (hex),
+  default ``/keys/{title}/{kid}``: the edge answers it with the 16 raw key bytes.
+
+Keys never enter OUT. To get them (e.g. for a ClearKey player or a test key server)::
+
+    from packager.keys import KeyStore
+    keys = KeyStore().load("bbb")        # $VODFLOW_KEYS or .vodflow/keys; KeyStore(path) for another
+    keys.clearkeys()                     # {kid_hex: key_hex, ...} for every track class
+    keys.by_kid(kid_hex).key             # the key for one stream (package.json streams[].key_id)
+
+The title defaults to the source file's stem (``bbb`` for ``bbb.mp4``); ``package.json`` records it.
+"""
+
+from packager.errors import InvalidPackage, KeyStoreError, NotRenditions
+from packager.keys import ContentKey, KeyStore, TitleKeys, TrackClass
+
+__all__ = [
+    "ContentKey",
+    "InvalidPackage",
+    "KeyStore",
+    "KeyStoreError",
+    "NotRenditions",
+    "TitleKeys",
+    "TrackClass",
+]
