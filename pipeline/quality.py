@@ -167,6 +167,7 @@ class _Pair:
     ref: VideoStream
     dist: VideoStream
     duration: float  # reference, seconds
+    skip: int = 0  # frames at the distorted input's start that the reference does not have
 
     @property
     def reference(self) -> Path:
@@ -215,10 +216,12 @@ def _prepare(reference: str | os.PathLike[str], distorted: str | os.PathLike[str
     return _pair(probe(reference), probe(distorted))
 
 
-def _pair(ref_info: MediaInfo, dist_info: MediaInfo) -> _Pair:
+def _pair(ref_info: MediaInfo, dist_info: MediaInfo, skip: int = 0) -> _Pair:
     """Check two probed inputs can be compared frame by frame; raises as :func:`_prepare`."""
     ref, dist = require_video(ref_info), require_video(dist_info)
     ref_s, dist_s = _seconds(ref_info, ref), _seconds(dist_info, dist)
+    if skip:
+        dist_s -= skip / float(parse_rate(dist.frame_rate) or parse_rate(dist.avg_frame_rate) or _FALLBACK_FPS)
     tol = duration_tolerance(ref, dist)
     if abs(ref_s - dist_s) > tol:
         raise DurationMismatch(
@@ -226,7 +229,7 @@ def _pair(ref_info: MediaInfo, dist_info: MediaInfo) -> _Pair:
             f"lasts {dist_s:.3f} s but its reference {ref_info.path} lasts {ref_s:.3f} s; "
             f"they must match within one frame ({tol * 1000:.0f} ms) to be compared frame by frame",
         )
-    return _Pair(ref_info, dist_info, ref, dist, ref_s)
+    return _Pair(ref_info, dist_info, ref, dist, ref_s, skip)
 
 
 def _check_subsample(subsample: int) -> None:
@@ -251,8 +254,10 @@ def _prepared_streams(pair: _Pair, select: str = "") -> str:
 def _prepared_distorted(pair: _Pair, input_index: int, label: str, select: str = "") -> str:
     w, h, fmt = pair.ref.width, pair.ref.height, pair.pix_fmt
     return (
-        # Rebase to 0 (the reference too) so that pairing by timestamp ignores a start offset.
-        f"[{input_index}:{pair.dist.index}]setpts=PTS-STARTPTS{select},"
+        # Leave out a lead the reference does not have; then rebase to 0 (the reference too) so that
+        # pairing by timestamp ignores a start offset.
+        f"[{input_index}:{pair.dist.index}]{f'trim=start_frame={pair.skip},' if pair.skip else ''}"
+        f"setpts=PTS-STARTPTS{select},"
         # Bicubic to the reference size; scale passes frames through untouched when sizes already match.
         f"scale={w}:{h}:flags=bicubic,format={fmt}[{label}]"
     )
@@ -340,6 +345,7 @@ def vmaf_many(
     threads: int | None = None,
     ssim: bool = False,
     batch: int | None = None,
+    skip: int = 0,
     show_progress: bool = True,
 ) -> list[VmafScore]:
     """Score every file of ``distorted`` against one ``reference``; return their scores in that order.
@@ -347,7 +353,9 @@ def vmaf_many(
     One ffmpeg process per ``batch`` distorted inputs (default: all of them in one) decodes the reference
     once and feeds one libvmaf per distorted input, each with ``threads`` threads; frames are prepared,
     paired and subsampled exactly as by :func:`vmaf`, so every score equals :func:`vmaf`'s for that pair
-    (``seconds`` and ``fps`` are the batch's). Every input is probed and checked before any scoring.
+    (``seconds`` and ``fps`` are the batch's). ``skip`` frames at the start of every distorted input are
+    left out (a warm-up lead encoded before the reference's first frame). Every input is probed and
+    checked before any scoring.
     Raises as :func:`vmaf`, and ``UsageError`` for an empty ``distorted`` or a batch under 1.
     """
     _check_subsample(subsample)
@@ -356,7 +364,9 @@ def vmaf_many(
     if batch is not None and batch < 1:
         raise UsageError(f"batch must be 1 or more, not {batch}")
     ref_info = probe(reference)
-    pairs = [_pair(ref_info, probe(d)) for d in distorted]
+    if skip < 0:
+        raise UsageError(f"skip must be 0 or more frames, not {skip}")
+    pairs = [_pair(ref_info, probe(d), skip) for d in distorted]
     size = batch or len(pairs)
     scores: list[VmafScore] = []
     for i in range(0, len(pairs), size):

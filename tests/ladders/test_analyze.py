@@ -175,6 +175,7 @@ def test_excerpts_are_spread_over_a_longer_title(tmp_path):
         excerpt_seconds=1,
         subsample=1,
         extend=0,
+        warm_up=False,  # free placement; the GOP grid and warm-up have their own test
     )
     cuts = excerpts(info.duration, 30.0, policy)
     assert cuts == [(pytest.approx(1.5), pytest.approx(1.0)), (5.5, 1.0), (9.5, 1.0)]
@@ -202,6 +203,32 @@ def test_excerpts_are_spread_over_a_longer_title(tmp_path):
     # A title no longer than whole_below is analysed whole.
     whole = policy.model_validate({**policy.model_dump(), "whole_below": 12.5})
     assert excerpts(info.duration, 30.0, whole) == [(0.0, info.duration)]
+
+
+def test_warm_excerpts_sit_on_the_gop_grid_and_drop_their_lead(tmp_path):
+    title = media.clip(tmp_path, "long.mp4", seconds=12, audio=False)
+    policy = AnalysisPolicy(
+        heights=(180,),
+        crfs={"h264": (20,)},
+        presets={"h264": "veryfast"},
+        whole_below=6,
+        excerpts=3,
+        excerpt_seconds=1,
+        subsample=1,
+        extend=0,
+        gop_seconds=1,
+    )
+    # Centred starts 1.5, 5.5 and 9.5 s move to the nearest keyframe of the final encode (every 1 s).
+    assert excerpts(12.0, 30.0, policy) == [(2.0, 1.0), (6.0, 1.0), (10.0, 1.0)]
+    result = analyze(title, ["h264"], policy, cache=tmp_path / "cache", show_progress=False)
+    entries = [ProbeResult.load(p) for p in (tmp_path / "cache" / "probes").rglob("*.json")]
+    assert sorted(e.key["excerpt"] for e in entries) == ["10.000s+30f-30f", "2.000s+30f-30f", "6.000s+30f-30f"]
+    # Each probe was encoded over 60 frames, but only the excerpt's 30 are measured and scored.
+    for e in entries:
+        assert e.duration == pytest.approx(1.0, abs=1e-6) and len(e.vmaf) == 30
+    assert result.excerpts == [(2.0, 1.0), (6.0, 1.0), (10.0, 1.0)]
+    (point,) = result.points
+    assert point.bitrate_kbps == pytest.approx(sum(e.bits for e in entries) / 3.0 / 1000)
 
 
 def test_excerpts_sit_on_frames_and_inside_the_title():
