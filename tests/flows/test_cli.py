@@ -120,8 +120,12 @@ def test_encode_with_the_fixed_ladder(tiny, tmp_path):
     res = vodflow("encode", "--json", tiny["bbb"], "--ladder", "fixed", "--out", tmp_path, "--every", "5")
     assert res.returncode == 0, res.stderr
     ladder = json.loads(res.stdout)
-    assert ladder["kind"] == "fixed" and [r["rate"]["mode"] for r in ladder["rungs"]] == ["bitrate"]
-    assert ladder["rungs"][0]["measured_vmaf"] > 0
+    # Capped at the 320x180 source, every reference rung keeps its bitrate at the source's size.
+    assert ladder["kind"] == "fixed" and {r["rate"]["mode"] for r in ladder["rungs"]} == {"bitrate"}
+    assert [(r["width"], r["height"], r["bitrate_kbps"]) for r in ladder["rungs"]] == [
+        (320, 180, kbps) for kbps in (300, 1050, 3000, 5800)
+    ]
+    assert all(r["measured_vmaf"] > 0 for r in ladder["rungs"])
 
 
 @pytest.mark.parametrize(
