@@ -10,6 +10,10 @@ larger than the source is encoded (upscaled) anyway; both come back as warnings,
 Audio renditions (AAC and Opus, stereo, 48 kHz) come from a process of their own: it demuxes the file
 again but decodes no video, which costs a file read next to a video decode; in exchange the audio files
 do not depend on which video codecs a call asks for, and a video failure never leaves audio half-made.
+Every audio stream of the source (one per language, typically) gets every audio rendition, downmixed
+to the rendition's channel count; with one stream the file is ``aac_128k.mp4``, with several each name
+gains the stream's language (``aac_128k_eng.mp4``, ``aac_128k_fra.mp4``; ``_a2`` style when a language
+repeats or is unknown) and ``EncodedFile.language`` says which.
 
 Outputs are written into a hidden staging folder inside ``out_dir`` and moved to their final names only
 when every rendition is finished and measured; on any failure the staging folder is removed, so the
@@ -50,7 +54,7 @@ from pydantic import ValidationError, model_validator
 
 from pipeline import tools
 from pipeline.ffmpeg import run_ffmpeg
-from pipeline.probe import MAX_SIDE, MediaInfo, parse_rate, probe, require_video
+from pipeline.probe import MAX_SIDE, AudioStream, MediaInfo, parse_rate, probe, require_video
 from vodflow.errors import (
     DecodeError,
     EncoderOptionError,
@@ -240,7 +244,7 @@ class Rendition(Record):
 
 
 class AudioRendition(Record):
-    """One audio rendition; the source's first audio stream, mixed to ``channels``."""
+    """One audio rendition, made of every audio stream of the source, each mixed to ``channels``."""
 
     codec: Literal["aac", "opus"]
     bitrate_kbps: int
@@ -293,6 +297,8 @@ class EncodedFile(Record):
     peak_bitrate_kbps: float
     size_bytes: int
     encode_seconds: float
+    language: str | None = None  # audio: the source stream's language ("und" when it has none)
+    source_stream: int | None = None  # audio: the source stream index it was made from
 
 
 class EncodeResult(Record):
@@ -452,10 +458,18 @@ def _video_command(title: _Title, jobs: Sequence[tuple[Rendition, Path]]) -> lis
     return args
 
 
-def _audio_command(title: _Title, jobs: Sequence[tuple[AudioRendition, Path]]) -> list[str]:
-    stream = title.info.audio[0]
+def _audio_suffixes(streams: Sequence[AudioStream]) -> list[str]:
+    """File-name suffix per source audio stream: none for one stream, else its language (``_eng``),
+    or its position (``_a2``) where the language is unknown or shared."""
+    if len(streams) == 1:
+        return [""]
+    langs = [s.language for s in streams]
+    return [f"_{lang}" if lang != "und" and langs.count(lang) == 1 else f"_a{i + 1}" for i, lang in enumerate(langs)]
+
+
+def _audio_command(title: _Title, jobs: Sequence[tuple[AudioRendition, AudioStream, Path]]) -> list[str]:
     args = ["-xerror", "-i", str(title.src)]
-    for a, path in jobs:
+    for a, stream, path in jobs:
         args += ["-map", f"0:{stream.index}", *audio_args(a), "-vn", "-sn", "-dn"]
         args += ["-metadata:s:a:0", f"language={stream.language}", *_OUTPUT_TAIL, str(path)]
     return args
@@ -764,12 +778,17 @@ def _encode_audio(
     names = [a.name for a in audio]
     if len(set(names)) != len(names):
         raise UsageError(f"two audio renditions would write the same file: {', '.join(names)}")
-    jobs = [(a, staging / f"{a.name}.mp4") for a in audio]
+    streams = title.info.audio
+    jobs = [
+        (a, stream, staging / f"{a.name}{suffix}.mp4")
+        for stream, suffix in zip(streams, _audio_suffixes(streams), strict=True)
+        for a in audio
+    ]
     seconds = _run(title, _audio_command(title, jobs), f"encode audio x{len(jobs)}", show_progress)
     files = []
-    for a, path in jobs:
+    for a, stream, path in jobs:
         m = _measure(path, title.gop_frames / title.fps)
-        _check_duration(title, m, "audio", title.info.audio[0].duration)
+        _check_duration(title, m, "audio", stream.duration)
         files.append(
             EncodedFile(
                 kind="audio",
@@ -782,6 +801,8 @@ def _encode_audio(
                 peak_bitrate_kbps=m.peak_bitrate_kbps,
                 size_bytes=m.size_bytes,
                 encode_seconds=seconds,
+                language=stream.language,
+                source_stream=stream.index,
             )
         )
     return files

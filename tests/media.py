@@ -325,3 +325,26 @@ def corrupted(d: Path) -> Path:
     out.write_bytes(bytes(data))
     src.unlink()
     return out
+
+
+SRT = "1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:02,000\nWorld\n"
+
+
+def multilang(d: Path, *, seconds: float = 2.0, fps: int = 25) -> Path:
+    """A 320x180 clip with English stereo and French 5.1 audio and an English subtitle stream (mov_text)."""
+    srt = d / "multilang_en.srt"
+    srt.write_text(SRT)
+    fra = "|".join(f"0.1*sin(2*PI*{f}*t)" for f in (220, 330, 440, 550, 60, 660))
+    out = d / "multilang.mp4"
+    _ff(
+        "-f", "lavfi", "-i", f"testsrc2=s=320x180:r={fps}:d={seconds}",
+        "-f", "lavfi", "-t", str(seconds), "-i", TONE,
+        "-f", "lavfi", "-t", str(seconds), "-i", f"aevalsrc='{fra}':s=48000:c=5.1",
+        "-i", srt,
+        "-map", "0", "-map", "1", "-map", "2", "-map", "3",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-c:s", "mov_text",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata:s:s:0", "language=eng",
+        out,
+    )  # fmt: skip
+    return out

@@ -388,6 +388,22 @@ def test_a_parameter_string_the_encoder_cannot_parse_is_an_error(tiny, tmp_path,
 # --- audio --------------------------------------------------------------------------------------------
 
 
+def test_every_source_language_gets_every_audio_rendition(tmp_path):
+    src = media.multilang(tmp_path)
+    result = encode(src, [rung("h264", 160, 90)], tmp_path / "out", show_progress=False)
+    got = [(Path(f.path).name, f.language, f.channels) for f in result.audio]
+    assert got == [
+        ("aac_128k_eng.mp4", "eng", 2),
+        ("opus_96k_eng.mp4", "eng", 2),
+        ("aac_128k_fra.mp4", "fra", 2),  # 5.1 source, stereo downmix
+        ("opus_96k_fra.mp4", "fra", 2),
+    ]
+    for f in result.audio:
+        s = ffprobe(Path(f.path), "stream=channels:stream_tags=language")["streams"][0]
+        assert (s["channels"], s["tags"]["language"]) == (2, f.language)
+    assert (result.audio[0].source_stream, result.audio[2].source_stream) == (1, 2)
+
+
 def test_audio_renditions_from_a_51_source(tmp_path):
     src = media.surround(tmp_path, sample_rate=44100)
     result = encode(src, [rung("h264", 160, 90)], tmp_path / "out", show_progress=False)
