@@ -1,8 +1,10 @@
 """DASH + HLS packaging of a title's renditions with Shaka Packager: CMAF segments, clear or encrypted.
 
-Public names: ``package`` (→ ``Package``), ``validate`` (→ ``ValidationReport``), ``KeyStore``,
-``TitleKeys``, ``ContentKey``, ``TrackClass``, and the errors ``KeyStoreError``, ``NotRenditions``,
-``InvalidPackage``.
+Public names: ``package`` (→ ``Package`` with ``Stream``s, ``Segment``s, ``Thumbnails``), ``validate``
+(→ ``ValidationReport``), ``KeyStore``, ``TitleKeys``, ``ContentKey``, ``TrackClass``, ``SubtitleInput``,
+and the errors ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``. Modules: ``package`` (the
+stage), ``shaka`` (Shaka Packager's argv), ``hls`` and ``mpd`` (reading and finishing the manifests,
+AES-128), ``keys``, ``validate``, ``model`` (the records), ``errors``.
 
 Package layout (stable; players and the edge rely on it)::
 
@@ -43,6 +45,9 @@ The title defaults to the source file's stem (``bbb`` for ``bbb.mp4``); ``packag
 
 from packager.errors import InvalidPackage, KeyStoreError, NotRenditions
 from packager.keys import ContentKey, KeyStore, TitleKeys, TrackClass
+from packager.model import Package, Segment, Stream, Thumbnails
+from packager.package import SubtitleInput, package
+from packager.validate import ValidationReport, validate
 
 __all__ = [
     "ContentKey",
@@ -50,6 +55,14 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "NotRenditions",
+    "Package",
+    "Segment",
+    "Stream",
+    "SubtitleInput",
+    "Thumbnails",
     "TitleKeys",
     "TrackClass",
+    "ValidationReport",
+    "package",
+    "validate",
 ]

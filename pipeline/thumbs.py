@@ -1,0 +1,70 @@
+"""Trick-play thumbnails: one JPEG sprite of evenly spaced frames, tiled in a grid."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from pipeline import tools
+from pipeline.ffmpeg import run_ffmpeg
+from vodflow.errors import UsageError
+from vodflow.process import run
+from vodflow.records import Record
+
+__all__ = ["Sprite", "sprite"]
+
+
+class Sprite(Record):
+    """A sprite sheet: ``count`` tiles of ``tile_width`` x ``tile_height``, row by row, ``columns`` wide;
+    tile ``i`` shows the frame at ``i * every`` seconds."""
+
+    path: str
+    every: float
+    count: int
+    columns: int
+    rows: int
+    tile_width: int
+    tile_height: int
+
+
+def sprite(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    duration: float,
+    every: float = 2.0,
+    tile_width: int = 160,
+    columns: int = 10,
+) -> Sprite:
+    """Write a JPEG sprite of ``src``'s frames every ``every`` seconds to ``out`` and return its geometry.
+
+    Raises ``UsageError`` for a non-positive interval or width, ``ProcessError`` if ffmpeg fails.
+    """
+    if every <= 0 or tile_width < 16 or columns < 1 or duration <= 0:
+        raise UsageError(f"thumbnails need a positive interval, width >= 16 and columns (got {every}, {tile_width})")
+    count = max(1, math.ceil(duration / every - 1e-6))
+    cols = min(columns, count)
+    rows = math.ceil(count / cols)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # fps=1/every picks the frame on screen at 0, every, 2*every ...; tile flushes a partial last sheet.
+    vf = f"fps=1/{every}:round=down,scale={tile_width}:-2:flags=bicubic,tile={cols}x{rows}"
+    run_ffmpeg(
+        ["-y", "-i", os.fspath(src), "-an", "-sn", "-vf", vf, "-frames:v", "1", "-q:v", "5", os.fspath(out)],
+        duration=duration,
+        label="thumbnails",
+        show_progress=False,
+    )
+    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-show_entries", "stream=width,height", "-of", "json", out]
+    s = json.loads(run(argv).stdout)["streams"][0]
+    return Sprite(
+        path=str(out),
+        every=every,
+        count=count,
+        columns=cols,
+        rows=rows,
+        tile_width=int(s["width"]) // cols,
+        tile_height=int(s["height"]) // rows,
+    )
