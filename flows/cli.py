@@ -274,6 +274,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(out=Path(args.out), every=args.every)
 
 
+def cmd_package(args: argparse.Namespace) -> int:
+    from packager.package import package
+
+    pkg = package(
+        args.renditions,
+        args.out,
+        encrypt=args.encrypt,
+        segment_seconds=args.segment_seconds,
+        keystore=args.keys,
+        title=args.title,
+        subtitles=args.subtitles or (),
+        key_uri=args.key_uri,
+    )
+    if args.json:
+        print(pkg.to_json())
+        return 0
+    rows = [
+        (s.id, s.kind, s.codecs, s.language or "-", _fmt(s.bandwidth / 1000), _fmt(s.average_bandwidth / 1000),
+         len(s.segments), s.key_id or "-")
+        for s in pkg.streams
+    ]  # fmt: skip
+    print(_table(rows, ("stream", "kind", "codecs", "lang", "peak kb/s", "avg kb/s", "segments", "key id")))
+    manifests = " and ".join(m for m in (pkg.dash, pkg.hls) if m)
+    print(
+        f"{pkg.root}: {manifests}, {pkg.encryption}, {len(pkg.files)} files, {pkg.total_bytes} bytes "
+        f"({pkg.total_bytes / max(pkg.rendition_bytes, 1):.3f}x the renditions) in {pkg.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from packager.validate import validate
+
+    report = validate(args.dir, keys=args.keys)
+    if args.json:
+        print(report.to_json())
+    else:
+        for note in report.skipped:
+            print(f"skipped: {note}")
+        checked = ", ".join(f"{n} {what}" for what, n in report.checked.items())
+        print(f"{report.root}: {'valid' if report.ok else 'INVALID'} ({checked}; {report.seconds:.1f} s)")
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 # --- parser -----------------------------------------------------------------------------------------
 
 
@@ -330,6 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="rewrite files that already exist")
 
     command("tools", cmd_tools, "show the binaries vodflow uses, their versions and where they come from")
+
+    sp = command("package", cmd_package, "package renditions as DASH + HLS (CMAF), clear or encrypted")
+    sp.add_argument("renditions", help="a folder written by `vodflow encode` (with encode.json)")
+    sp.add_argument("--out", required=True, help="package folder (manifest.mpd, master.m3u8, segments)")
+    sp.add_argument("--encrypt", choices=("none", "cenc", "cbcs", "aes128"), default="none", help="default none")
+    sp.add_argument("--segment-seconds", type=float, default=4.0, help="a whole number of GOPs (default 4)")
+    sp.add_argument("--subtitles", action="append", metavar="FILE[:lang]", help="a .srt/.vtt sidecar; repeat")
+    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
+    sp.add_argument("--title", help="title name for keys and key URIs (default: the source file's stem)")
+    sp.add_argument("--key-uri", default="/keys/{title}/{kid}", help="HLS key URI template (cbcs, aes128)")
+
+    sp = command("validate", cmd_validate, "check a package: URIs, durations, keyframes, CODECS, bandwidths, keys")
+    sp.add_argument("dir", help="package folder")
+    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
 
     sp = command("demo", cmd_demo, "samples -> probe -> QA -> encode a small H.264 ladder -> VMAF, as a table")
     sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")

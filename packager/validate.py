@@ -205,13 +205,19 @@ class _Checker:
             if abs(total - title) > segment + 1e-3:
                 self.problem(s.playlist, f"segments add up to {total:.3f} s, the title is {title:.3f} s")
 
-    def probe(self, streams: list[_Stream]) -> None:
+    def probe(self, streams: list[_Stream], decrypted: dict[str, list[Path]]) -> None:
+        """ffprobe each stream's init segment with its first media segment: profile and level come
+        from the decoder's first look at the stream, which an init segment alone does not give."""
         for s in streams:
-            if s.init and (self.root / s.init).is_file() and s.kind != "text":
-                try:
-                    s.facts = stream_facts(str(self.root / s.init))
-                except MediaError as exc:
-                    self.problem(s.init, f"unreadable init segment ({exc.problem})")
+            if not (s.init and (self.root / s.init).is_file() and s.kind != "text" and s.segments):
+                continue
+            first = (decrypted.get(s.playlist) or [(self.root / s.playlist).parent / s.segments[0].uri])[0]
+            if not first.is_file():
+                continue
+            try:
+                s.facts = stream_facts(concat_url([self.root / s.init, first]))
+            except MediaError as exc:
+                self.problem(s.init, f"unreadable init segment ({exc.problem})")
 
     def codecs(self, streams: list[_Stream]) -> None:
         by_uri = {s.playlist: s for s in streams}
@@ -316,7 +322,7 @@ class _Checker:
         for s in media:
             folder = (self.root / s.playlist).parent
             url = concat_url([self.root / s.init, *(folder / x.uri for x in s.segments)])
-            codec = s.facts.codec if s.facts else ""
+            codec = _init_codec(self.root / s.init)
             plain = decode(url, codec=codec)
             self.count("encryption")
             if self.keys is None:
@@ -399,6 +405,12 @@ def _family(codecs: str) -> str:
     )
 
 
+def _init_codec(init: Path) -> str:
+    """The codec of an init segment from its sample description (enough to pick a decoder build)."""
+    data = init.read_bytes()
+    return next((c for fourcc, c in ((b"av01", "av1"), (b"vp09", "vp9"), (b"hvc1", "hevc")) if fourcc in data), "")
+
+
 def _default_kid(init: Path) -> str | None:
     """The default KID of an encrypted init segment (its ``tenc`` box), as hex."""
     data = init.read_bytes()
@@ -447,7 +459,8 @@ def validate(
         c.skipped.append(f"decryption and key-leak checks: {skipped_keys}")
     try:
         streams = c.read_hls()
-        c.probe(streams)
+        decrypted = c.encryption(streams, record.encryption) if record and record.encryption != "none" else {}
+        c.probe(streams, decrypted)
         segment = (
             record.segment_seconds if record else max((x.duration for s in streams for x in s.segments), default=0)
         )
@@ -456,7 +469,6 @@ def validate(
         if streams:
             c.codecs(streams)
         c.dash(streams, title, segment)
-        decrypted = c.encryption(streams, record.encryption) if record and record.encryption != "none" else {}
         if record is None or record.encryption != "aes128" or any(decrypted.values()):
             c.keyframes(streams, decrypted)
         elif record.encryption == "aes128":
