@@ -1,0 +1,224 @@
+// Plays one manifest in one real player and records what a viewer would notice, in window.e2e.
+//
+// Query: player=shaka|dashjs|hlsjs, manifest=URL (same origin), clearkeys={"<kid hex>": "<key hex>"}
+// (ClearKey for cenc/cbcs; AES-128 HLS fetches its key from the playlist's key URI), seconds=N (media
+// seconds to play, default 6), timeout=MS (give up, default 30000).
+//
+// The page loads the player library, sets e2e.ready and waits for window.e2eGo() from the driver, which
+// first throttles the page's network (run.mjs); timings count from e2eGo. Every player starts with a
+// low bandwidth estimate, so on the lowest rung, and its own ABR climbs once it has measured the
+// network. The switch is judged by the frame size actually presented (requestVideoFrameCallback), not
+// only by the player's own events.
+'use strict';
+
+(() => {
+  const q = new URLSearchParams(location.search);
+  const which = q.get('player');
+  const manifest = q.get('manifest');
+  const clearkeys = q.has('clearkeys') ? JSON.parse(q.get('clearkeys')) : null;
+  const seconds = Number(q.get('seconds') || 6);
+  const timeoutMs = Number(q.get('timeout') || 30000);
+  const LOW_ESTIMATE_BPS = 100e3;
+
+  const video = document.getElementById('video');
+  let t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  // Resolved by the driver once the network is set up; the players load nothing from the package before.
+  const go = () =>
+    new Promise((resolve) => {
+      window.e2eGo = () => {
+        t0 = performance.now();
+        setTimeout(() => finish('timeout'), timeoutMs);
+        resolve();
+      };
+      e2e.ready = true;
+    });
+  const e2e = {
+    player: which,
+    version: null,
+    userAgent: navigator.userAgent,
+    ready: false,
+    done: false,
+    doneReason: null,
+    fatal: null, // the first error the player (or the video element) could not recover from
+    errors: [], // recoverable errors the player reported
+    switches: [], // the player's own reports of a rendition change: {ms, what}
+    firstFrameMs: null,
+    frameSizes: [], // each distinct presented frame size, in order: {ms, mediaTime, width, height}
+    codec: null, // the video codec the player chose (its own report)
+    captures: [], // small greyscale captures of presented frames: {mediaTime, mean, std, diffFromFirst}
+  };
+  window.e2e = e2e;
+
+  const fail = (what) => {
+    if (e2e.fatal === null) e2e.fatal = `${ms()} ms: ${what}`;
+    finish('fatal error');
+  };
+  const finish = (reason) => {
+    if (e2e.done) return;
+    const quality = video.getVideoPlaybackQuality();
+    Object.assign(e2e, {
+      doneReason: reason,
+      elapsedMs: ms(),
+      currentTime: video.currentTime,
+      playedSeconds: playedSeconds(),
+      totalVideoFrames: quality.totalVideoFrames,
+      droppedVideoFrames: quality.droppedVideoFrames,
+      videoError: video.error ? `${video.error.code}: ${video.error.message}` : null,
+      readyState: video.readyState,
+      done: true,
+    });
+  };
+  const playedSeconds = () => {
+    let total = 0;
+    for (let i = 0; i < video.played.length; i++) total += video.played.end(i) - video.played.start(i);
+    return total;
+  };
+  const hexToB64url = (hex) =>
+    btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))))
+      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+  // --- what the viewer sees ---------------------------------------------------------------------------
+  // The driver (run.mjs) screenshots the page about once a second and hands each PNG to e2eCapture:
+  // drawing the <video> into a canvas gives black for encrypted media (EME), a screenshot shows what a
+  // viewer sees. Each capture is reduced to 64x36 greyscale and compared with the first one.
+  const canvas = document.createElement('canvas');
+  canvas.width = 64;
+  canvas.height = 36;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  let firstLuma = null;
+
+  window.e2eCapture = async (pngBase64) => {
+    const mediaTime = video.currentTime;
+    const blob = await (await fetch(`data:image/png;base64,${pngBase64}`)).blob();
+    ctx.drawImage(await createImageBitmap(blob), 0, 0, canvas.width, canvas.height);
+    const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    const luma = new Float32Array(px.length / 4);
+    for (let i = 0; i < luma.length; i++) luma[i] = 0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2];
+    const mean = luma.reduce((a, b) => a + b, 0) / luma.length;
+    const std = Math.sqrt(luma.reduce((a, b) => a + (b - mean) ** 2, 0) / luma.length);
+    if (firstLuma === null) firstLuma = luma;
+    let diff = 0;
+    for (let i = 0; i < luma.length; i++) diff += Math.abs(luma[i] - firstLuma[i]);
+    e2e.captures.push({ mediaTime, mean, std, diffFromFirst: diff / luma.length });
+  };
+
+  const onFrame = (now, meta) => {
+    if (e2e.done) return;
+    if (e2e.firstFrameMs === null) e2e.firstFrameMs = ms();
+    const last = e2e.frameSizes[e2e.frameSizes.length - 1];
+    if (!last || last.width !== meta.width || last.height !== meta.height) {
+      e2e.frameSizes.push({ ms: ms(), mediaTime: meta.mediaTime, width: meta.width, height: meta.height });
+    }
+    check();
+    if (!e2e.done) video.requestVideoFrameCallback(onFrame);
+  };
+  // Done once enough media has played and the presented size has changed, or near the end without a
+  // change. timeupdate also ends it when no video frame is ever presented (audio alone).
+  const check = () => {
+    if (video.currentTime >= seconds && e2e.frameSizes.length > 1) finish('played and switched');
+    else if (video.currentTime >= Math.max(seconds, video.duration - 1)) finish('played without a switch');
+  };
+  video.requestVideoFrameCallback(onFrame);
+  video.addEventListener('timeupdate', check);
+  video.addEventListener('error', () => fail(`video element: ${video.error && video.error.code}: ${video.error && video.error.message}`));
+  video.addEventListener('ended', () => finish('ended'));
+
+  const load = (src) =>
+    new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = src;
+      s.onload = resolve;
+      s.onerror = () => reject(new Error(`cannot load ${src}`));
+      document.head.appendChild(s);
+    });
+
+  // --- the players --------------------------------------------------------------------------------------
+  async function shakaPlay() {
+    await load('node_modules/shaka-player/dist/shaka-player.compiled.js');
+    shaka.polyfill.installAll();
+    e2e.version = shaka.Player.version;
+    const player = new shaka.Player();
+    await player.attach(video);
+    player.configure({
+      abr: {
+        defaultBandwidthEstimate: LOW_ESTIMATE_BPS,
+        useNetworkInformation: false,
+        switchInterval: 1,
+      },
+      ...(clearkeys ? { drm: { clearKeys: clearkeys } } : {}),
+    });
+    player.addEventListener('error', (ev) => {
+      const err = ev.detail;
+      // Shaka promises shaka.util.Error here, but passes on others as they are: a wrong AES-128 key
+      // arrives as WebCrypto's DOMException (OperationError), and that stream's fetching has stopped.
+      if (!(err instanceof shaka.util.Error)) return fail(`shaka: ${err && err.name}: ${err && err.message}`);
+      const text = `shaka ${err.code} (category ${err.category}, severity ${err.severity}): ${String(JSON.stringify(err.data)).slice(0, 300)}`;
+      if (err.severity === shaka.util.Error.Severity.CRITICAL) fail(text);
+      else e2e.errors.push(text);
+    });
+    player.addEventListener('adaptation', (ev) => e2e.switches.push({ ms: ms(), what: `adaptation ${ev.oldTrack && ev.oldTrack.height}p -> ${ev.newTrack && ev.newTrack.height}p` }));
+    await go();
+    try {
+      await player.load(manifest);
+    } catch (err) {
+      fail(`shaka load ${err.code}: ${String(JSON.stringify(err.data)).slice(0, 300)}`);
+      return;
+    }
+    const active = player.getVariantTracks().find((t) => t.active);
+    e2e.codec = active ? active.videoCodec : null;
+    video.play().catch((err) => fail(`play(): ${err}`));
+  }
+
+  async function dashjsPlay() {
+    await load('node_modules/dashjs/dist/modern/umd/dash.all.min.js');
+    const player = dashjs.MediaPlayer().create();
+    e2e.version = player.getVersion();
+    player.updateSettings({
+      debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING },
+      streaming: { abr: { initialBitrate: { video: LOW_ESTIMATE_BPS / 1000 }, autoSwitchBitrate: { video: true } } },
+    });
+    if (clearkeys) {
+      const keys = Object.fromEntries(Object.entries(clearkeys).map(([kid, key]) => [hexToB64url(kid), hexToB64url(key)]));
+      player.setProtectionData({ 'org.w3.clearkey': { clearkeys: keys } });
+    }
+    const ev = dashjs.MediaPlayer.events;
+    player.on(ev.ERROR, (e) => fail(`dash.js error ${JSON.stringify(e.error || e).slice(0, 300)}`));
+    player.on(ev.PLAYBACK_ERROR, (e) => fail(`dash.js playback error ${JSON.stringify(e.error || e).slice(0, 300)}`));
+    player.on(ev.QUALITY_CHANGE_RENDERED, (e) => {
+      if (e.mediaType !== 'video') return;
+      const to = e.newRepresentation || {};
+      e2e.switches.push({ ms: ms(), what: `quality rendered ${to.height || e.newQuality}p` });
+    });
+    player.on(ev.STREAM_INITIALIZED, () => {
+      const rep = player.getCurrentRepresentationForType && player.getCurrentRepresentationForType('video');
+      e2e.codec = rep ? rep.codecs : null;
+    });
+    await go();
+    player.initialize(video, manifest, true);
+  }
+
+  async function hlsjsPlay() {
+    await load('node_modules/hls.js/dist/hls.min.js');
+    e2e.version = Hls.version;
+    if (!Hls.isSupported()) return fail('hls.js: MediaSource unsupported');
+    const hls = new Hls({ startLevel: 0, abrEwmaDefaultEstimate: LOW_ESTIMATE_BPS, debug: false });
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      const text = `hls.js ${d.type} ${d.details}${d.reason ? `: ${d.reason}` : ''}${d.error ? `: ${d.error.message}` : ''}`;
+      if (d.fatal) fail(text);
+      else e2e.errors.push(text);
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => {
+      const level = hls.levels[d.level];
+      e2e.codec = level.videoCodec || e2e.codec;
+      e2e.switches.push({ ms: ms(), what: `level switched ${level.height}p` });
+    });
+    await go();
+    hls.loadSource(manifest);
+    hls.attachMedia(video);
+  }
+
+  const players = { shaka: shakaPlay, dashjs: dashjsPlay, hlsjs: hlsjsPlay };
+  if (!players[which]) fail(`unknown player ${which}`);
+  else players[which]().catch((err) => fail(`${which}: ${err && err.stack ? err.stack : err}`));
+})();
