@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench samples constraints clean
+.PHONY: demo test lint bench samples constraints clean e2e
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vodflow needs Python 3.11 or newer")'
@@ -23,6 +23,22 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Browser tests: Debian's Chromium (apt, only if missing) and the players from npm (e2e/package-lock.json;
+# playwright-core drives the system Chromium, no browser is downloaded). See README "Browser tests".
+CHROMIUM := /usr/bin/chromium
+E2E_NPM  := e2e/node_modules/.installed
+
+$(CHROMIUM):
+	apt-get update -q
+	apt-get install -y --no-install-recommends chromium
+
+$(E2E_NPM): e2e/package.json e2e/package-lock.json
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+e2e: $(STAMP) $(CHROMIUM) $(E2E_NPM)
+	$(PY) -m pytest e2e/tests
 
 bench: $(STAMP)
 	$(PY) -m bench.encode
