@@ -119,6 +119,11 @@ def serve(packages: Path, keys: Mapping[str, bytes] | None = None) -> Iterator[S
         httpd.server_close()
 
 
+def wrong_key(key: bytes) -> bytes:
+    """``key`` with its first byte flipped: a key of the right shape that decrypts nothing."""
+    return bytes([key[0] ^ 0xFF]) + key[1:]
+
+
 @dataclass(frozen=True)
 class Case:
     """One playback: ``player`` (shaka, dashjs, hlsjs) plays ``package/manifest`` (under /pkg/).
@@ -148,7 +153,7 @@ class Case:
             if not keys:
                 raise ValueError(f"{self.id}: package {self.package} has no keys")
             if self.wrong_key:
-                keys = {kid: f"{int(key[:2], 16) ^ 0xFF:02x}{key[2:]}" for kid, key in keys.items()}
+                keys = {kid: wrong_key(bytes.fromhex(key)).hex() for kid, key in keys.items()}
             query["clearkeys"] = json.dumps(dict(keys))
         return f"{origin}/e2e/player.html?{urllib.parse.urlencode(query)}"
 
