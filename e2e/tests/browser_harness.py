@@ -136,7 +136,7 @@ class Case:
     player: str
     package: str
     manifest: str
-    codec: str  # the codec string's prefix the player must have chosen: avc1, vp09, av01
+    codec: tuple[str, ...]  # the codec string's prefixes the player may choose: avc1, vp09, av01
     clearkey: bool = False
     wrong_key: bool = False
     seconds: float = 6.0
@@ -212,5 +212,5 @@ def problems(case: Case, r: Mapping) -> list[str]:
     if not r.get("switches"):
         found.append("the player reported no rendition switch")
     if not str(r.get("codec") or "").startswith(case.codec):
-        found.append(f"the player chose codec {r.get('codec')!r}, not {case.codec}")
+        found.append(f"the player chose codec {r.get('codec')!r}, not {' or '.join(case.codec)}")
     return found

@@ -21,7 +21,7 @@ from packager import KeyStore, package
 from pipeline.encode import AudioRendition, EncodeResult, encode, parse_rung
 from tests import media
 
-CODECS = {"h264": "avc1", "vp9": "vp09", "av1": "av01"}
+CODECS = {"h264": "avc1", "vp9": "vp09", "av1": "av01"}  # codec -> its codec strings' prefix
 RUNGS = ("{codec}:320x180:crf30@250k", "{codec}:640x360:crf22@1500k")
 TITLE_SECONDS = 16
 SEGMENT_SECONDS = 2  # so every player has made a few ABR decisions within the first seconds
@@ -43,7 +43,7 @@ def _case(codec: str, manifest: str, encryption: str, player: str, **kw) -> Case
         player=player,
         package=kw.pop("package", f"{codec}_{encryption}"),
         manifest=manifest,
-        codec=CODECS[codec],
+        codec=(CODECS[codec],) if codec in CODECS else tuple(CODECS.values()),
         clearkey=encryption in ("cenc", "cbcs"),
         **kw,
     )
@@ -55,6 +55,10 @@ MATRIX = [
     for manifest, encryption, players in VARIANTS
     for player in players
 ]
+# The presentation the packager makes by default: every codec in one MPD (an AdaptationSet each) and one
+# HLS master (a variant each); the player picks a codec and switches within it.
+MATRIX += [_case("all", "manifest.mpd", "clear", player) for player in ("shaka", "dashjs")]
+MATRIX += [_case("all", "master.m3u8", "clear", player) for player in ("shaka", "hlsjs")]
 
 
 @dataclass(frozen=True)
@@ -101,18 +105,16 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def renditions(work) -> dict[str, EncodeResult]:
-    """codec -> that codec's two encoded rungs and the AAC audio."""
+    """codec (and "all") -> the encoded rungs of that codec (of every codec) and the AAC audio."""
     src = media.clip(work, "title.mp4", size="640x360", fps=30, seconds=TITLE_SECONDS)
-    return {
-        codec: encode(
-            src,
-            [parse_rung(r.format(codec=codec)) for r in RUNGS],
-            work / "renditions" / codec,
-            audio=[AudioRendition(codec="aac", bitrate_kbps=64)],
-            show_progress=False,
-        )
-        for codec in CODECS
+    rungs = [parse_rung(r.format(codec=codec)) for codec in CODECS for r in RUNGS]
+    every = encode(
+        src, rungs, work / "renditions", audio=[AudioRendition(codec="aac", bitrate_kbps=64)], show_progress=False
+    )
+    by_codec = {
+        c: every.model_copy(update={"video": [v for v in every.video if v.rendition.codec == c]}) for c in CODECS
     }
+    return {**by_codec, "all": every}
 
 
 @dataclass
@@ -131,8 +133,9 @@ def _video_segments(pkg: Path, number: int) -> list[Path]:
 def packages(work, renditions) -> Packages:
     store = KeyStore(work / "keys")
     pk = Packages(root=work / "pkg", clearkeys={}, http_keys={})
-    for codec, result in renditions.items():
-        title = f"e2e-{codec}"
+    package(renditions["all"], pk.root / "all_clear", segment_seconds=SEGMENT_SECONDS, keystore=store, title="e2e-all")
+    for codec in CODECS:
+        result, title = renditions[codec], f"e2e-{codec}"
         for encryption in ENCRYPTIONS:
             name = f"{codec}_{encryption}"
             encrypt = "none" if encryption == "clear" else encryption
