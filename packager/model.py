@@ -32,7 +32,7 @@ class Stream(Record):
     kind: Literal["video", "audio", "text"]
     codec: str  # h264, hevc, vp9, av1, aac, opus, webvtt
     codecs: str  # RFC 6381, as in CODECS / @codecs: avc1.64001f, hvc1.1.6.L93.90, mp4a.40.2, wvtt
-    source: str  # the rendition or subtitle file it was made from
+    source: str  # the rendition file, or the subtitle file / "source.mp4#stream" it was made from
     language: str | None = None  # ISO 639 as Shaka writes it (2 letters where one exists)
     default: bool = False
     width: int | None = None

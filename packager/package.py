@@ -114,10 +114,11 @@ class _Input:
     codec: str
     file: EncodedFile | None
     language: str | None
+    origin: str = ""  # text: the sidecar file or "source.mp4#stream" it came from
 
 
 def _plan(
-    result: EncodeResult, base: Path, subtitle_vtts: Sequence[tuple[Path, str]], encrypt: Encryption
+    result: EncodeResult, base: Path, subtitle_vtts: Sequence[tuple[Path, str, str]], encrypt: Encryption
 ) -> list[_Input]:
     inputs: list[_Input] = []
     for f in result.video:
@@ -146,7 +147,7 @@ def _plan(
         )
         inputs.append(_Input(d, "audio", codec, f, lang))
     seen: dict[str, int] = {}
-    for vtt, lang in subtitle_vtts:
+    for vtt, lang, origin in subtitle_vtts:
         seen[lang] = seen.get(lang, 0) + 1
         folder = f"text/{lang}" + (f"_{seen[lang]}" if seen[lang] > 1 else "")
         d = Descriptor(
@@ -157,16 +158,17 @@ def _plan(
             hls_group="subs",
             hls_name=folder.removeprefix("text/"),
         )
-        inputs.append(_Input(d, "text", "webvtt", None, lang))
+        inputs.append(_Input(d, "text", "webvtt", None, lang, origin))
     return inputs
 
 
 def _subtitles(
     result: EncodeResult, subtitles: Sequence[SubtitleInput], work: Path, from_source: bool
-) -> list[tuple[Path, str]]:
-    out: list[tuple[Path, str]] = []
+) -> list[tuple[Path, str, str]]:
+    """WebVTT files in ``work`` with (file, language, where it came from), sidecars first."""
+    out: list[tuple[Path, str, str]] = []
     for i, s in enumerate(subtitles):
-        out.append((to_webvtt(s.path, work / f"sidecar{i}.vtt"), s.language))
+        out.append((to_webvtt(s.path, work / f"sidecar{i}.vtt"), s.language, str(s.path)))
     src = Path(result.source)
     if from_source and src.is_file():
         try:
@@ -175,7 +177,8 @@ def _subtitles(
             info = None
         for s in info.subtitles if info else []:
             if s.codec in ("mov_text", "subrip", "webvtt", "ass", "ssa", "text"):
-                out.append((to_webvtt(src, work / f"stream{s.index}.vtt", stream=s.index), s.language))
+                vtt = to_webvtt(src, work / f"stream{s.index}.vtt", stream=s.index)
+                out.append((vtt, s.language, f"{src}#{s.index}"))
     return out
 
 
@@ -385,7 +388,7 @@ def _package(
                 kind=i.kind,  # type: ignore[arg-type]
                 codec=i.codec,
                 codecs=rep.codecs,  # empty for WebVTT text segments
-                source=str(d.src),
+                source=i.origin or str(d.src),
                 language=aset.lang,
                 default=default,
                 width=f.width if f and i.kind == "video" else None,

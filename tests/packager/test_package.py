@@ -97,6 +97,7 @@ def test_sidecar_subtitles(pk_root, renditions, tmp_path):
     pkg = package(pk_root / "renditions", tmp_path / "out", segment_seconds=0.8, subtitles=[str(srt)])
     text = {s.language: s for s in pkg.streams if s.kind == "text"}
     assert set(text) == {"en", "fr"}
+    assert text["fr"].source == str(srt) and text["en"].source.endswith("multilang.mp4#3")
     assert "Bonjour" in (tmp_path / "out" / text["fr"].segments[0].path).read_text()
 
 
