@@ -31,7 +31,7 @@ E2E_NPM  := e2e/node_modules/.installed
 
 $(CHROMIUM):
 	apt-get update -q
-	apt-get install -y --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 $(E2E_NPM): e2e/package.json e2e/package-lock.json
 	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund

@@ -44,7 +44,9 @@ def _case(codec: str, manifest: str, encryption: str, player: str, **kw) -> Case
         package=kw.pop("package", f"{codec}_{encryption}"),
         manifest=manifest,
         codec=(CODECS[codec],) if codec in CODECS else tuple(CODECS.values()),
-        clearkey=encryption in ("cenc", "cbcs"),
+        # DASH has no key URI: the player is handed the keys (ClearKey). HLS fetches each key from the
+        # playlist's EXT-X-KEY URI on the edge (our server), for cbcs as for aes128.
+        clearkey=kw.pop("clearkey", manifest.endswith(".mpd") and encryption != "clear"),
         **kw,
     )
 
@@ -74,14 +76,23 @@ def _broken(fault: str, pkg: str, manifest: str, encryption: str, player: str, *
     slug = fault.replace(" ", "-")
     return Broken(
         fault,
-        _case("h264", manifest, encryption, player, id=f"{slug}-{kind}-{encryption}-{player}", package=pkg, **kw),
+        _case(
+            "h264",
+            manifest,
+            encryption,
+            player,
+            id=kw.pop("id", f"{slug}-{kind}-{encryption}-{player}"),
+            package=pkg,
+            **kw,
+        ),
     )
 
 
 BROKEN = [
     _broken("wrong key", "h264_cenc", "manifest.mpd", "cenc", "shaka", wrong_key=True),
     _broken("wrong key", "h264_cenc", "manifest.mpd", "cenc", "dashjs", wrong_key=True),
-    _broken("wrong key", "h264_cbcs", "master.m3u8", "cbcs", "shaka", wrong_key=True),
+    _broken("wrong key", "h264_cbcs", "master.m3u8", "cbcs", "shaka", clearkey=True, wrong_key=True),
+    _broken("wrong key", "h264_cbcs_wrongkey", "master.m3u8", "cbcs", "shaka", id="wrong-key-uri-hls-cbcs-shaka"),
     _broken("wrong key", "h264_aes128_wrongkey", "master.m3u8", "aes128", "shaka"),
     _broken("wrong key", "h264_aes128_wrongkey", "master.m3u8", "aes128", "hlsjs"),
     _broken("corrupted segment", "h264_clear_corrupt", "manifest.mpd", "clear", "shaka"),
@@ -147,17 +158,19 @@ def packages(work, renditions) -> Packages:
             pk.clearkeys[f"{codec}_{encryption}"] = keys.clearkeys()
         # The packager's default key URI, /keys/{title}/{kid}: what the edge answers with the raw key.
         pk.http_keys.update({f"{title}/{k.kid}": k.key_bytes for k in keys.keys.values()})
-    # A wrong key: the AES-128 package again, its key URIs answered with every key's first byte flipped.
+    # A wrong key: the cbcs and AES-128 packages again, their key URIs answered with every key's first
+    # byte flipped.
     keys = store.load("e2e-h264")
-    package(
-        renditions["h264"],
-        pk.root / "h264_aes128_wrongkey",
-        encrypt="aes128",
-        segment_seconds=SEGMENT_SECONDS,
-        keystore=store,
-        title="e2e-h264",
-        key_uri="/keys/wrong/{title}/{kid}",
-    )
+    for encrypt in ("cbcs", "aes128"):
+        package(
+            renditions["h264"],
+            pk.root / f"h264_{encrypt}_wrongkey",
+            encrypt=encrypt,
+            segment_seconds=SEGMENT_SECONDS,
+            keystore=store,
+            title="e2e-h264",
+            key_uri="/keys/wrong/{title}/{kid}",
+        )
     pk.http_keys.update({f"wrong/e2e-h264/{k.kid}": wrong_key(k.key_bytes) for k in keys.keys.values()})
     # A corrupted segment: the middle half of the second segment of every video rung overwritten.
     # A missing segment: the second segment of every video rung deleted.
