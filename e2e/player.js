@@ -1,8 +1,8 @@
 // Plays one manifest in one real player and records what a viewer would notice, in window.e2e.
 //
 // Query: player=shaka|dashjs|hlsjs, manifest=URL (same origin), clearkeys={"<kid hex>": "<key hex>"}
-// (ClearKey for cenc/cbcs; AES-128 HLS fetches its key from the playlist's key URI), seconds=N (media
-// seconds to play, default 6), timeout=MS (give up, default 30000).
+// (ClearKey for DASH cenc; without it, HLS cbcs and aes128 fetch their keys from the playlists' key
+// URIs), seconds=N (media seconds to play, default 6), timeout=MS (give up, default 30000).
 //
 // The page loads the player library, sets e2e.ready and waits for window.e2eGo() from the driver, which
 // first throttles the page's network (run.mjs); timings count from e2eGo. Every player starts with a
@@ -42,11 +42,11 @@
     doneReason: null,
     fatal: null, // the first error the player (or the video element) could not recover from
     errors: [], // recoverable errors the player reported
-    switches: [], // the player's own reports of a rendition change: {ms, what}
+    switches: [], // the player's own reports of the rendition it chose (its first choice too): {ms, to: height, what}
     firstFrameMs: null,
     frameSizes: [], // each distinct presented frame size, in order: {ms, mediaTime, width, height}
     codec: null, // the video codec the player chose (its own report)
-    captures: [], // small greyscale captures of presented frames: {mediaTime, mean, std, diffFromFirst}
+    captures: [], // the driver's screenshots, measured: {mediaTime, mean, std, diffFromFirst} (luma 0-255)
   };
   window.e2e = e2e;
 
@@ -157,7 +157,10 @@
       if (err.severity === shaka.util.Error.Severity.CRITICAL) fail(text);
       else e2e.errors.push(text);
     });
-    player.addEventListener('adaptation', (ev) => e2e.switches.push({ ms: ms(), what: `adaptation ${ev.oldTrack && ev.oldTrack.height}p -> ${ev.newTrack && ev.newTrack.height}p` }));
+    player.addEventListener('adaptation', (ev) => {
+      const to = ev.newTrack ? ev.newTrack.height : null;
+      e2e.switches.push({ ms: ms(), to, what: `adaptation ${ev.oldTrack && ev.oldTrack.height}p -> ${to}p` });
+    });
     await go();
     try {
       await player.load(manifest);
@@ -188,7 +191,7 @@
     player.on(ev.QUALITY_CHANGE_RENDERED, (e) => {
       if (e.mediaType !== 'video') return;
       const to = e.newRepresentation || {};
-      e2e.switches.push({ ms: ms(), what: `quality rendered ${to.height || e.newQuality}p` });
+      e2e.switches.push({ ms: ms(), to: to.height || null, what: `quality rendered ${to.height}p` });
     });
     player.on(ev.STREAM_INITIALIZED, () => {
       const rep = player.getCurrentRepresentationForType && player.getCurrentRepresentationForType('video');
@@ -211,7 +214,7 @@
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => {
       const level = hls.levels[d.level];
       e2e.codec = level.videoCodec || e2e.codec;
-      e2e.switches.push({ ms: ms(), what: `level switched ${level.height}p` });
+      e2e.switches.push({ ms: ms(), to: level.height, what: `level switched ${level.height}p` });
     });
     await go();
     hls.loadSource(manifest);

@@ -209,8 +209,9 @@ def problems(case: Case, r: Mapping) -> list[str]:
     sizes = [(s["width"], s["height"]) for s in r.get("frameSizes") or []]
     if len(set(sizes)) < 2:
         found.append(f"no ABR switch reached the screen (frame sizes {sizes})")
-    if not r.get("switches"):
-        found.append("the player reported no rendition switch")
+    reported = {s.get("to") for s in r.get("switches") or []} - {None}
+    if len(reported) < 2:
+        found.append(f"the player reported no switch between renditions (heights {sorted(reported)})")
     if not str(r.get("codec") or "").startswith(case.codec):
         found.append(f"the player chose codec {r.get('codec')!r}, not {' or '.join(case.codec)}")
     return found

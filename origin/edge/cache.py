@@ -268,14 +268,19 @@ class Coalescer(Generic[T]):
     def waiting(self, key: str) -> bool:
         return key in self._inflight
 
+    def start(self, key: str, fetch: Callable[[], Awaitable[T]]) -> tuple[asyncio.Task[T], bool]:
+        """The task fetching ``key`` (started now unless one is in flight) and whether it was in flight."""
+        task = self._inflight.get(key)
+        if task is not None:
+            return task, True
+        task = asyncio.ensure_future(fetch())
+        self._inflight[key] = task
+        task.add_done_callback(lambda t: self._done(key, t))
+        return task, False
+
     async def run(self, key: str, fetch: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """``fetch()``'s result and whether this call joined a fetch already in flight."""
-        task = self._inflight.get(key)
-        joined = task is not None
-        if task is None:
-            task = asyncio.ensure_future(fetch())
-            self._inflight[key] = task
-            task.add_done_callback(lambda t: self._done(key, t))
+        task, joined = self.start(key, fetch)
         return await asyncio.shield(task), joined
 
     def _done(self, key: str, task: asyncio.Task[T]) -> None:

@@ -152,30 +152,38 @@ class Edge:
 
     # --- pointer ----------------------------------------------------------------------------------
     async def current_version(self, title: str) -> str:
-        """The title's current version: from the pointer cache while fresh, else from the upstream
-        (coalesced); a stale pointer is used when the upstream fails."""
+        """The title's current version. A fresh pointer is used as it is; an expired one is used too while
+        a refresh runs in the background (stale-while-revalidate: a request never waits on the pointer of a
+        title it has seen, so an origin outage costs no pointer timeout); a title never seen waits for the
+        (coalesced) fetch. Raises 404 for an unpublished title, 502/504 when the upstream fails."""
         p = self.pointers.get(title)
-        now = time.monotonic()
-        if p is not None and now < p.expires:
+        if p is not None and time.monotonic() < p.expires:
             if p.version is None:
                 raise web.HTTPNotFound(text="no such title\n")
             return p.version
-
-        async def fetch() -> str:
-            version = await self.upstream.version(title)
-            self.pointers[title] = _Pointer(version, time.monotonic() + self.config.ttl_pointer)
-            return version
-
+        task, _ = self.pointer_fetches.start(title, lambda: self._fetch_pointer(title))
+        if p is not None and p.version is not None:
+            return p.version
         try:
-            version, _ = await self.pointer_fetches.run(title, fetch)
-            return version
+            return await asyncio.shield(task)
         except UpstreamNotFound:
-            self.pointers[title] = _Pointer(None, time.monotonic() + self.config.ttl_pointer)
             raise web.HTTPNotFound(text="no such title\n") from None
         except UpstreamError as exc:
-            if p is not None and p.version is not None:
-                return p.version
             raise self._upstream_failure(exc) from None
+
+    async def _fetch_pointer(self, title: str) -> str:
+        ttl = self.config.ttl_pointer
+        try:
+            version = await self.upstream.version(title)
+        except UpstreamNotFound:
+            self.pointers[title] = _Pointer(None, time.monotonic() + ttl)
+            raise
+        except UpstreamError as exc:
+            self.metrics.errors[f"pointer_{exc.kind}"] += 1
+            log.warning("pointer of %s: %s", title, exc)
+            raise
+        self.pointers[title] = _Pointer(version, time.monotonic() + ttl)
+        return version
 
     def _upstream_failure(self, exc: UpstreamError) -> web.HTTPException:
         self.metrics.errors[f"upstream_{exc.kind}"] += 1
@@ -268,11 +276,13 @@ class Edge:
         entry, how = await self.entry(title, version, path)
         response = self.respond(request, entry, how, path)
         token = request.query.get("token")
-        if token and request.cookies.get(TOKEN_COOKIE) != token and _is_manifest(path):
+        verified = self.config.require_tokens  # authorise() checked it, so it is safe to echo
+        if verified and token and request.cookies.get(TOKEN_COOKIE) != token and _is_manifest(path):
             # Players resolve segment and key URIs against the manifest URL without its query string,
             # so the token rides along as cookies scoped to this title's paths.
             for prefix in (f"/titles/{title}/", f"/keys/{title}/", f"/license/{title}"):
-                response.set_cookie(TOKEN_COOKIE, token, path=prefix, httponly=True, samesite="Lax")
+                # One header each: aiohttp's set_cookie keeps one cookie per name.
+                response.headers.add("Set-Cookie", f"{TOKEN_COOKIE}={token}; Path={prefix}; HttpOnly; SameSite=Lax")
         return response
 
     def respond(self, request: web.Request, entry: Entry, how: str, path: str) -> web.Response:

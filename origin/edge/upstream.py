@@ -187,8 +187,9 @@ class Upstream(ABC):
 class S3Upstream(Upstream):
     """Objects in an S3 bucket, read with SigV4-signed GETs (path-style when ``endpoint`` is given).
 
-    Key scheme (the publisher's, ``origin.publish``): ``<prefix>/<title>/current.json`` is the pointer,
-    ``<prefix>/<title>/<version>/<path>`` an object of a version.
+    Key scheme (the publisher's, ``origin.publish``): ``<prefix>/<title>/current.json`` is the pointer
+    (JSON naming the ``version``), ``<prefix>/<title>/v/<version>/<path>`` an object of a version, where
+    ``<prefix>`` is ``<origin location>/titles``.
     """
 
     def __init__(
@@ -261,7 +262,7 @@ class S3Upstream(Upstream):
         return parse_pointer(fetched.body, key)
 
     async def object(self, title: str, version: str, path: str, *, etag: str | None = None) -> Fetched:
-        key = self.key(title, version, path)
+        key = self.key(title, "v", version, path)
         return await self._get(self.url(key), key, etag=etag)
 
 
