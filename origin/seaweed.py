@@ -139,6 +139,19 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+def _pick_ports() -> dict[str, int]:
+    ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
+    # weed mini's maintenance worker dials the admin server at admin.port + 10000 whatever
+    # admin.port.grpc says, and retries forever when nothing answers there (which also stalls shutdown).
+    taken = set(ports.values())
+    for _ in range(200):
+        admin = _free_ports(1)[0]
+        if admin + 10000 <= 65535 and not {admin, admin + 10000} & taken and _port_free(admin + 10000):
+            ports["admin.port"], ports["admin.port.grpc"] = admin, admin + 10000
+            return ports
+    raise OriginStartFailed("found no free pair of ports N and N+10000 for weed's admin server")
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -300,8 +313,13 @@ class Seaweed:
             self._wait(st, creds, time.monotonic() + timeout)
             return st
 
-        ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
-        if st is not None and all(_port_free(p) for p in st.ports.values()) and set(st.ports) == set(_PORTS):
+        ports = _pick_ports()
+        if (
+            st is not None
+            and set(st.ports) == set(_PORTS)
+            and st.ports["admin.port.grpc"] == st.ports["admin.port"] + 10000
+            and all(_port_free(p) for p in st.ports.values())
+        ):
             ports = dict(st.ports)
         self.data_dir.mkdir(exist_ok=True)
         argv = [
