@@ -442,7 +442,10 @@ class AccessLogger(AbstractAccessLogger):
     one JSON object (the query string is left out: it carries tokens)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, elapsed: float) -> None:
-        edge = request.app[EDGE_KEY] if isinstance(request, web.Request) else None
+        try:
+            edge = request.app[EDGE_KEY]
+        except (AssertionError, AttributeError, KeyError):
+            edge = None  # a request aiohttp's parser refused (400/414) never reached the application
         size = response.body_length
         if edge is not None:
             edge.metrics.requests[response.status] += 1

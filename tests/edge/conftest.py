@@ -49,6 +49,6 @@ def make_config(origin, signer, keystore):
             timeouts=Timeouts(connect=0.5, read=min(1.0, total), total=total),
             retry=Retry(attempts=3, base=0.02, cap=0.1),
         )
-        return EdgeConfig(upstream=upstream, signer=signer, keystore=keystore, **overrides)
+        return EdgeConfig(upstream=upstream, **{"signer": signer, "keystore": keystore, **overrides})
 
     return make
