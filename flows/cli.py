@@ -320,6 +320,77 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_origin(args: argparse.Namespace) -> int:
+    from origin.seaweed import Seaweed
+
+    sw = Seaweed(args.dir)
+    if args.action == "up":
+        sw.up()
+    elif args.action == "down":
+        stopped = sw.down()
+        if not args.json:
+            print(f"origin down ({sw.dir})" if stopped else f"origin was not running ({sw.dir})")
+            return 0
+    status = sw.status()
+    if args.json:
+        print(status.to_json())
+    elif status.running:
+        print(f"origin up: {status.endpoint} bucket {status.bucket}, pid {status.pid}, state {status.state_dir}")
+        print(f"credentials: {sw.dir / 'credentials.json'}")
+    else:
+        print(f"origin not running ({status.state_dir}): {status.problem}")
+    return 0 if status.running or args.action == "down" else 2
+
+
+def _origin(args: argparse.Namespace):
+    from origin.config import Origin
+
+    return Origin.resolve(args.origin, state_dir=args.origin_state)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from origin.publish import publish
+
+    package_dir = Path(args.package)
+    record = args.record or package_dir.parent / f"{package_dir.name}.publication.json"
+    pub = publish(package_dir, args.title, _origin(args), keystore=args.keys, record=record)
+    if args.json:
+        print(pub.to_json())
+        return 0
+    print(
+        f"published {pub.title} version {pub.version} to s3://{pub.bucket}/{pub.root}: {len(pub.objects)} objects, "
+        f"{pub.sent} sent ({pub.sent_bytes} bytes) in {pub.seconds:.1f} s"
+    )
+    for name, url in pub.urls.items():
+        print(f"{name}: {url}")
+    print(f"record: {record}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from origin.publish import current, rollback
+
+    origin = _origin(args)
+    before = current(origin, args.title)
+    pub = rollback(origin, args.title)
+    if args.json:
+        print(pub.to_json())
+    else:
+        print(f"{args.title}: now version {pub.version} (was {before.version if before else '-'})")
+    return 0
+
+
+def cmd_unpublish(args: argparse.Namespace) -> int:
+    from origin.publish import unpublish
+
+    removed = unpublish(_origin(args), args.title)
+    if args.json:
+        print(json.dumps({"title": args.title, "removed": removed}))
+    else:
+        print(f"unpublished {args.title}: {removed} objects removed")
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------
 
 
@@ -390,6 +461,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("validate", cmd_validate, "check a package: URIs, durations, keyframes, CODECS, bandwidths, keys")
     sp.add_argument("dir", help="package folder")
     sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
+
+    sp = command("origin", cmd_origin, "the embedded S3 origin (SeaweedFS on 127.0.0.1): up, down or status")
+    sp.add_argument("action", choices=("up", "down", "status"))
+    sp.add_argument("--dir", help="state folder (default $VODFLOW_ORIGIN or .vodflow/origin)")
+
+    def origin_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--title", required=True, help="title ID on the origin (letters, digits, . _ -)")
+        sp.add_argument(
+            "--origin",
+            metavar="s3://BUCKET/PREFIX",
+            help="default: the embedded origin; with AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID set, that S3 endpoint",
+        )
+        sp.add_argument("--origin-state", help="embedded origin state folder (default as for `vodflow origin`)")
+
+    sp = command("publish", cmd_publish, "publish a package as a new title version, then point the title at it")
+    sp.add_argument("package", help="package folder (from `vodflow package`)")
+    origin_options(sp)
+    sp.add_argument("--keys", help="key store to scan for leaked keys (default $VODFLOW_KEYS or .vodflow/keys)")
+    sp.add_argument("--record", help="where to save the Publication (default PACKAGE.publication.json beside it)")
+
+    sp = command("rollback", cmd_rollback, "point a title back at the version it had before")
+    origin_options(sp)
+
+    sp = command("unpublish", cmd_unpublish, "remove a title: its pointer first, then every version")
+    origin_options(sp)
 
     sp = command("demo", cmd_demo, "samples -> probe -> QA -> encode a small H.264 ladder -> VMAF, as a table")
     sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
