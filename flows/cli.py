@@ -391,6 +391,23 @@ def cmd_unpublish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edge(args: argparse.Namespace) -> int:
+    from origin.edge.run import serve
+
+    return serve(args)
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from origin.edge.tokens import TokenSigner, load_secret
+
+    token = TokenSigner(load_secret(path=args.secret_file)).sign(args.path, ttl=args.ttl)
+    if args.json:
+        print(json.dumps({"path": args.path, "ttl": args.ttl, "token": token}))
+    else:
+        print(token)
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------
 
 
@@ -486,6 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("unpublish", cmd_unpublish, "remove a title: its pointer first, then every version")
     origin_options(sp)
+
+    sp = command("edge", cmd_edge, "the caching edge (aiohttp): S3 or another edge upstream, tokens, keys")
+    from origin.edge.run import add_arguments as _edge_arguments
+
+    _edge_arguments(sp)
+
+    sp = command("sign", cmd_sign, "print a signed-URL token for a path prefix (e.g. /titles/bbb/)")
+    sp.add_argument("path", help="the path prefix the token opens, e.g. /titles/bbb/ for a whole title")
+    sp.add_argument("--ttl", type=float, default=3600, help="seconds the token is valid (default 3600)")
+    sp.add_argument("--secret-file", help="the edge's secret file (default .vodflow/edge/secret)")
 
     sp = command("demo", cmd_demo, "samples -> probe -> QA -> encode a small H.264 ladder -> VMAF, as a table")
     sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")

@@ -132,8 +132,26 @@ def serve(args: argparse.Namespace) -> int:
     elif args.no_access_log:
         access_log.setLevel(logging.WARNING)
     app = make_app(config)
-    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
-        asyncio.run(_serve(app, args.host, args.port, args.shutdown_timeout, repr(config.upstream)))
+    # As aiohttp's run_app does: a signal raises GracefulExit out of the loop; then only the main task is
+    # cancelled, so its cleanup waits for the request handlers, which asyncio.run would cancel with it.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(app, args.host, args.port, args.shutdown_timeout, repr(config.upstream)))
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError, web.GracefulExit, KeyboardInterrupt):
+            loop.run_until_complete(main)
+        rest = asyncio.all_tasks(loop)
+        for task in rest:
+            task.cancel()
+        if rest:
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
     return 0
 
 

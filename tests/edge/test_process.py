@@ -1,0 +1,70 @@
+"""The edge as its own process (what a benchmark runs): `python -m origin.edge`, tokens from
+`vodflow sign` with the same secret file, and a graceful stop that lets a request in flight finish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.edge.aio import aio, until
+from tests.edge.conftest import TITLE
+from tests.edge.harness import FaultProxy
+
+VODFLOW = str(Path(sys.executable).with_name("vodflow"))
+
+
+@aio
+async def test_edge_process_serves_signed_requests_and_stops_gracefully(published, origin, keystore, tmp_path):
+    proxy = await FaultProxy(origin.endpoint_url).start()
+    secret = tmp_path / "secret"
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": proxy.url,
+        "AWS_ACCESS_KEY_ID": origin.access_key,
+        "AWS_SECRET_ACCESS_KEY": origin.secret_key,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    argv = [sys.executable, "-m", "origin.edge", "--port", "0", "--origin", str(origin.location)]
+    argv += ["--secret-file", str(secret), "--keys", str(keystore.root), "--cache-bytes", "16M"]
+    edge = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        line = await asyncio.wait_for(edge.stdout.readline(), 30)
+        assert line, (await edge.stderr.read()).decode()
+        base = json.loads(line)["edge"]
+        sign = await asyncio.create_subprocess_exec(
+            VODFLOW, "sign", f"/titles/{TITLE}/", "--ttl", "60", "--secret-file", str(secret),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        token = (await sign.stdout.read()).decode().strip()
+        assert await sign.wait() == 0
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/titles/{TITLE}/master.m3u8?token={token}") as r:
+                assert r.status == 200 and await r.read() == published["master.m3u8"]
+            tampered = token[:-1] + ("B" if token.endswith("A") else "A")
+            async with http.get(f"{base}/titles/{TITLE}/master.m3u8?token={tampered}") as r:
+                assert r.status == 403
+            access = json.loads(await asyncio.wait_for(edge.stdout.readline(), 10))
+            assert access["path"] == f"/titles/{TITLE}/master.m3u8" and access["status"] == 200
+            # A slow miss is in flight when SIGTERM arrives: it must still complete.
+            proxy.delay = 1.0
+            slow = asyncio.create_task(http.get(f"{base}/titles/{TITLE}/video/r/2.m4s?token={token}"))
+            await until(lambda: proxy.count("/2.m4s") == 1, what="the miss to reach the origin")
+            edge.send_signal(signal.SIGTERM)
+            r = await slow
+            assert r.status == 200 and await r.read() == published["video/r/2.m4s"]
+            r.release()
+        code = await asyncio.wait_for(edge.wait(), 15)
+        assert code == 0, (await edge.stderr.read()).decode()[-2000:]
+    finally:
+        if edge.returncode is None:
+            edge.kill()
+            await edge.wait()
+        await proxy.close()
