@@ -12,8 +12,9 @@
     with Seaweed(path) as sw:   # up on enter, down on exit (what the pytest fixture does)
         ...
 
-``up`` returns once a signed S3 request succeeds and the bucket exists (it polls with a deadline and
-raises ``OriginStartFailed`` with weed's last log line if weed exits or the deadline passes).
+``up`` returns once signed S3 requests succeed, the bucket exists and a stored object reads back (it
+polls with a deadline and raises ``OriginStartFailed`` with weed's last log line if weed exits or the
+deadline passes).
 ``origin()`` and ``credentials()`` raise ``OriginNotRunning`` when it is not up.
 
 The state folder (0700)::
@@ -258,6 +259,12 @@ class Seaweed:
                 with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
                     s3.create_bucket(Bucket=self.bucket)
             s3.head_bucket(Bucket=self.bucket)
+            # After a restart the filer answers before the volume server has reported its volumes to
+            # the master: reads of stored objects fail (InternalError) until then. Read one byte back.
+            listed = s3.list_objects_v2(Bucket=self.bucket, MaxKeys=20).get("Contents", [])
+            if sized := [o for o in listed if o.get("Size", 0) > 0]:
+                key = min(sized, key=lambda o: o["Size"])["Key"]
+                s3.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-0")["Body"].read()
         except (BotoCoreError, ClientError) as exc:
             return str(exc).splitlines()[0]
         return None

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -201,11 +202,20 @@ def test_reader_never_sees_a_manifest_with_missing_objects(origin, pub_packages,
                 except ClientError:
                     problems.append(f"{ptr.version}: {key} missing")
 
+    def observed(version: str) -> None:
+        # Each change waits until the reader has seen the version before it (a full read of it, since
+        # it appends the next observation only after checking every object of the one before).
+        deadline = time.monotonic() + 30
+        while seen.count(version) < 2 and t.is_alive() and time.monotonic() < deadline:
+            stop.wait(0.01)
+
     t = threading.Thread(target=reader)
     t.start()
     try:
         a = publish(pub_packages["none"].root, "watched", origin, keystore=pub_keys)
+        observed(a.version)
         b = publish(pub_packages["cenc"].root, "watched", origin, keystore=pub_keys)
+        observed(b.version)
         rollback(origin, "watched")
         n = len(seen)
         while len(seen) < n + 2 and t.is_alive():  # let the reader see the rolled-back version too
@@ -386,3 +396,16 @@ def test_origin_stopped_during_publish(seaweed_factory, pub_packages, pub_keys):
     b = publish(pub_packages["cenc"].root, "crash", origin, keystore=pub_keys)
     assert 0 < b.sent < len(pub_packages["cenc"].files) + 2  # what reached the origin is not sent again
     assert current(origin, "crash").version == b.version and b.previous == a.version
+
+
+def test_the_origin_refuses_bytes_that_do_not_match_our_checksum(origin, pub_packages, tmp_path):
+    from origin.publish import DEFAULT_TRANSFER, _File, _upload
+
+    path = Path(pub_packages["none"].root, "thumbs/sprite.jpg")
+    wrong = hashlib.sha256(b"not these bytes").hexdigest()
+    f = _File("sprite.jpg", path, path.stat().st_size, wrong, "", "image/jpeg", IMMUTABLE, 1)
+    root = origin.location.key("checksum")
+    with pytest.raises(OriginUnreachable, match="BadDigest"):
+        _upload(origin.client(), origin, [f], root, DEFAULT_TRANSFER)
+    listed = origin.client().list_objects_v2(Bucket=origin.location.bucket, Prefix=root)
+    assert listed.get("KeyCount", 0) == 0
