@@ -83,7 +83,8 @@ class Origin:
         location = S3Location.parse(url)
         if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ACCESS_KEY_ID"):
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-            return cls(location=location, region=region)
+            # Credentials stay boto3's to find; the endpoint is named so URLs and errors can show it.
+            return cls(location=location, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, region=region)
         return Seaweed(state_dir).origin(location)
 
     def with_location(self, location: S3Location) -> Origin:

@@ -89,10 +89,22 @@ def test_publish_errors(cli_env, tmp_path, pub_packages, pub_keys):
     ]
     for argv, text in cases:
         one_line_error(vodflow(*argv, env=cli_env, cwd=tmp_path), "publish", text)
-    # Any S3 endpoint through the usual AWS environment: here one that refuses the keys.
-    state = Seaweed(tmp_path / "state").status()
-    env = {**cli_env, "AWS_ENDPOINT_URL": state.endpoint, "AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "x"}
-    res = vodflow(
-        "publish", pub_packages["none"].root, "--title", "x", *keys, "--origin", "s3://vodflow/p", env=env, cwd=tmp_path
-    )
-    one_line_error(res, "publish", "InvalidAccessKeyId")
+    # Any S3 endpoint through the usual AWS environment (here the same SeaweedFS, reached as any S3 is).
+    sw = Seaweed(tmp_path / "state")
+    creds = sw.credentials()
+    env = {
+        **cli_env,
+        "VODFLOW_ORIGIN": str(tmp_path / "elsewhere"),  # proves the embedded origin's state is not used
+        "AWS_ENDPOINT_URL": sw.status().endpoint,
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+    }
+    argv = ["publish", pub_packages["none"].root, "--title", "x", *keys, "--origin", "s3://vodflow/elsewhere/p"]
+    res = vodflow(*argv, "--json", env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["pointer"] == "elsewhere/p/titles/x/current.json"
+    assert sw.origin().client().head_object(Bucket="vodflow", Key="elsewhere/p/titles/x/current.json")
+    env["AWS_SECRET_ACCESS_KEY"] = "wrong"
+    res = vodflow(*argv, env=env, cwd=tmp_path)
+    one_line_error(res, "publish", f"{sw.status().endpoint}: listing s3://vodflow/elsewhere/p/titles/x/v/")
+    assert "SignatureDoesNotMatch" in res.stderr
