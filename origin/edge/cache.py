@@ -40,6 +40,7 @@ class Entry:
     expires: float
     last_modified: str | None = None
     gz: bytes | None = None
+    head: bytes | None = None  # the fast path's response head, made on its first hit (origin.edge.fast)
 
     @classmethod
     def make(

@@ -25,6 +25,7 @@ class Metrics:
     requests: Counter = field(default_factory=Counter)  # status -> count
     cache: Counter = field(default_factory=Counter)  # hit / miss / stale / revalidated / bypass
     coalesced_waiters: int = 0
+    fast_hits: int = 0  # hits answered by the fast path (origin.edge.fast), also counted in cache["hit"]
     bytes_served: int = 0
     upstream_requests: int = 0
     upstream_errors: Counter = field(default_factory=Counter)  # kind -> count
@@ -64,6 +65,12 @@ class Metrics:
             "counter",
             "Requests that joined an upstream fetch already in flight instead of starting one.",
             [("", self.coalesced_waiters)],
+        )
+        family(
+            "edge_fast_hits_total",
+            "counter",
+            "Hits answered before aiohttp parsed the request (also in edge_cache_hits_total).",
+            [("", self.fast_hits)],
         )
         family("edge_bytes_served_total", "counter", "Body bytes sent to clients.", [("", self.bytes_served)])
         family("edge_cache_bytes", "gauge", "Bytes held by the cache (memory and disk).", [("", cache_bytes)])

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from origin.edge.errors import EdgeError
+from origin.edge.fast import EdgeRunner
 from origin.edge.geo import Geo, IPTable
 from origin.edge.server import AccessLogger, EdgeConfig, access_log, make_app
 from origin.edge.tokens import TokenSigner, load_secret
@@ -156,7 +157,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float, upstream: str) -> None:
-    runner = web.AppRunner(
+    runner = EdgeRunner(
         app,
         handle_signals=True,  # SIGTERM/SIGINT raise GracefulExit here
         shutdown_timeout=shutdown_timeout,

@@ -156,20 +156,30 @@ class Edge:
         a refresh runs in the background (stale-while-revalidate: a request never waits on the pointer of a
         title it has seen, so an origin outage costs no pointer timeout); a title never seen waits for the
         (coalesced) fetch. Raises 404 for an unpublished title, 502/504 when the upstream fails."""
+        version = self.known_version(title)
+        if version is not None:
+            return version
         p = self.pointers.get(title)
         if p is not None and time.monotonic() < p.expires:
-            if p.version is None:
-                raise web.HTTPNotFound(text="no such title\n")
-            return p.version
+            raise web.HTTPNotFound(text="no such title\n")
         task, _ = self.pointer_fetches.start(title, lambda: self._fetch_pointer(title))
-        if p is not None and p.version is not None:
-            return p.version
         try:
             return await asyncio.shield(task)
         except UpstreamNotFound:
             raise web.HTTPNotFound(text="no such title\n") from None
         except UpstreamError as exc:
             raise self._upstream_failure(exc) from None
+
+    def known_version(self, title: str) -> str | None:
+        """The version of a title this edge has seen published, without waiting: the pointer as it is,
+        with a refresh started behind it once it has expired. None when the title was never seen (or is
+        known to be unpublished): then the caller must wait for the pointer."""
+        p = self.pointers.get(title)
+        if p is None or p.version is None:
+            return None
+        if time.monotonic() >= p.expires:
+            self.pointer_fetches.start(title, lambda: self._fetch_pointer(title))
+        return p.version
 
     async def _fetch_pointer(self, title: str) -> str:
         ttl = self.config.ttl_pointer
@@ -437,6 +447,25 @@ async def _guard(request: web.Request, handler):
         raise web.HTTPInternalServerError(text="internal error\n") from None
 
 
+def log_access(remote: str | None, method: str, path: str, status: int, size: int, elapsed: float,
+               cache: str | None) -> None:  # fmt: skip
+    """One JSON access-log line (the path without its query string: that carries tokens)."""
+    access_log.info(
+        json.dumps(
+            {
+                "ts": round(time.time(), 3),
+                "remote": remote,
+                "method": method,
+                "path": path,
+                "status": status,
+                "bytes": size,
+                "ms": round(elapsed * 1000, 2),
+                "cache": cache,
+            }
+        )
+    )
+
+
 class AccessLogger(AbstractAccessLogger):
     """Counts every answer in the metrics and, when ``vodflow.edge.access`` logs at INFO, writes it as
     one JSON object (the query string is left out: it carries tokens)."""
@@ -451,20 +480,10 @@ class AccessLogger(AbstractAccessLogger):
             edge.metrics.requests[response.status] += 1
             edge.metrics.bytes_served += size
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                json.dumps(
-                    {
-                        "ts": round(time.time(), 3),
-                        "remote": request.remote,
-                        "method": request.method,
-                        "path": request.path,
-                        "status": response.status,
-                        "bytes": size,
-                        "ms": round(elapsed * 1000, 2),
-                        "cache": response.headers.get("X-Cache"),
-                    }
-                )
-            )
+            log_access(
+                request.remote, request.method, request.path, response.status, size, elapsed,
+                response.headers.get("X-Cache"),
+            )  # fmt: skip
 
     @property
     def enabled(self) -> bool:

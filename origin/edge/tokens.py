@@ -28,6 +28,7 @@ __all__ = ["MAX_TOKEN_CHARS", "TokenSigner", "covers", "load_secret"]
 
 MAX_TOKEN_CHARS = 1024
 _VERSION = b"vodflow-edge-token-v1"
+_MEMO_TOKENS = 4096  # valid tokens remembered, so the hit path checks a token's MAC once, not per request
 
 
 def _b64e(raw: bytes) -> str:
@@ -54,6 +55,7 @@ class TokenSigner:
         if len(secret) < 16:
             raise EdgeError("the edge token secret must be at least 16 bytes")
         self._secret = secret
+        self._valid: dict[str, tuple[int, str]] = {}  # token -> (expiry, scope): each MAC checked once
 
     def __repr__(self) -> str:
         return "TokenSigner(<secret>)"
@@ -75,6 +77,9 @@ class TokenSigner:
         """The scope of a valid, unexpired ``token``; raises ``BadToken`` saying why otherwise."""
         if not token:
             raise BadToken("no token")
+        known = self._valid.get(token)
+        if known is not None and known[0] > (time.time() if now is None else now):
+            return known[1]
         if len(token) > MAX_TOKEN_CHARS:
             raise BadToken("token too long")
         parts = token.split(".")
@@ -90,6 +95,9 @@ class TokenSigner:
             raise BadToken("token signature does not match")
         if expiry <= (time.time() if now is None else now):
             raise BadToken("token expired")
+        if len(self._valid) >= _MEMO_TOKENS:
+            self._valid.clear()  # a bound, not an LRU: players re-present few tokens, each for hours
+        self._valid[token] = (expiry, scope)
         return scope
 
     def authorise(self, token: str | None, path: str, *, now: float | None = None) -> str:

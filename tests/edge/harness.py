@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from origin.edge.fast import EdgeRunner
 from origin.edge.server import AccessLogger, EdgeConfig, access_log, make_app
 
 __all__ = ["FaultProxy", "put_title", "serve", "synthetic_title"]
@@ -26,7 +27,7 @@ __all__ = ["FaultProxy", "put_title", "serve", "synthetic_title"]
 @contextlib.asynccontextmanager
 async def serve(app: web.Application, port: int = 0) -> AsyncIterator[str]:
     """Run ``app`` on 127.0.0.1 and yield its base URL; stops it (gracefully) on exit."""
-    runner = web.AppRunner(app, access_log=access_log, access_log_class=AccessLogger, shutdown_timeout=5)
+    runner = EdgeRunner(app, access_log=access_log, access_log_class=AccessLogger, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
