@@ -354,29 +354,43 @@ async def herd(server: Proc, origin: Proc | None, title: str, n: int = 100, size
     """``n`` requests at once for one uncached segment; ``count()`` gives origin requests when there is no
     bench origin (the S3 case)."""
     path = _seg(title, size, 1)
-    async with _session(n) as http:
-        # Open n connections first (and let the edge learn the title's pointer), so the herd itself
-        # measures the cache, not TCP handshakes.
+    host = server.url.removeprefix("http://")
+    h, port = host.rsplit(":", 1)
+
+    def req(p: str) -> bytes:
+        return f"GET {p} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+    async def answer(reader: asyncio.StreamReader) -> tuple[int, bytes, float]:
+        head = await reader.readuntil(b"\r\n\r\n")
+        first = time.perf_counter()
+        length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+        return int(head.split(b" ", 2)[1]), await reader.readexactly(length), first
+
+    # n raw keep-alive connections, each used once first (which also lets the edge learn the title's
+    # pointer), so the herd measures the cache, not handshakes; raw streams read each response head as
+    # soon as it arrives, so the first-byte times are not those of a client busy with other bodies.
+    conns = [await asyncio.open_connection(h, int(port), limit=1 << 20) for _ in range(n)]
+    try:
         warm = _seg(title, 1000, 0)
-        results = await asyncio.gather(*(fetch(http, server.url + warm) for _ in range(n)))
-        assert all(s == 200 for s, *_ in results), {s for s, *_ in results}
+        for _, w in conns:
+            w.write(req(warm))
+        assert all(s == 200 for s, *_ in await asyncio.gather(*(answer(r) for r, _ in conns)))
         if origin is not None:
             await origin_ctl(origin, delay=delay)
             await origin_stats(origin, reset=True)
         before = await count() if count else 0
         start = time.perf_counter()
-
-        async def head_time() -> tuple[int, bytes, float]:
-            async with http.get(server.url + path) as r:
-                first = time.perf_counter() - start  # the response head: the first byte a player sees
-                return r.status, await r.read(), first
-
-        out = await asyncio.gather(*(head_time() for _ in range(n)))
+        for _, w in conns:
+            w.write(req(path))
+        out = [(s, d, t - start) for s, d, t in await asyncio.gather(*(answer(r) for r, _ in conns))]
         if origin is not None:
             gets = (await origin_stats(origin))["paths"].get(path, 0)
             await origin_ctl(origin, delay=0)
         else:
             gets = await count() - before
+    finally:
+        for _, w in conns:
+            w.close()
     firsts = sorted(t * 1000 for _, _, t in out)
     good = sum(_ok(path, s, d) for s, d, _ in out)
     return Herd(server.name, gets, good, n, firsts[0], pct(firsts[1:], 99))
