@@ -23,6 +23,7 @@ from aiohttp import web
 from origin.edge.errors import EdgeError
 from origin.edge.fast import EdgeRunner
 from origin.edge.geo import Geo, IPTable
+from origin.edge.pages import PagesConfig
 from origin.edge.server import AccessLogger, EdgeConfig, access_log, make_app
 from origin.edge.tokens import TokenSigner, load_secret
 from origin.edge.upstream import HttpUpstream, Retry, S3Upstream, Timeouts, Upstream
@@ -57,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connections", type=int, default=32, help="upstream connection pool size (default 32)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds for a whole upstream fetch (default 5)")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to let requests finish")
+    p.add_argument("--player-dir", help="Shaka Player dist folder (default e2e/node_modules/shaka-player/dist)")
     p.add_argument("--no-access-log", action="store_true", help="do not write JSON access log lines to stdout")
 
 
@@ -118,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> EdgeConfig:
         ttl_manifest=float(ttl.get("manifest", 2)),
         ttl_pointer=float(ttl.get("pointer", 1)),
         cors_origins=tuple(cfg.get("cors_origins") or ("*",)),
+        pages=PagesConfig.from_json(cfg.get("pages") or {}, player_dir=args.player_dir),
     )
 
 

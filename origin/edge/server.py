@@ -8,6 +8,7 @@ Routes::
     POST     /license/<id>                   W3C ClearKey licence (token scoped to the title)
     GET      /keys/<id>/<kid>                HLS AES-128 / SAMPLE-AES key, 16 raw bytes (same)
     GET      /healthz, /metrics              liveness; Prometheus text
+    GET      /, /watch/<id>                  catalogue and Shaka Player page (origin/edge/pages.py)
     OPTIONS  anything                        CORS preflight
 
 Hits are served from memory with no await before the response; a miss joins or starts the one upstream
@@ -42,6 +43,7 @@ from origin.edge.http import (
     parse_range,
     split_content_path,
 )
+from origin.edge.pages import PagesConfig, add_pages
 from origin.edge.tokens import TokenSigner
 from origin.edge.upstream import Upstream
 
@@ -88,6 +90,7 @@ class EdgeConfig:
     ttl_pointer: float = 1.0
     cors_origins: tuple[str, ...] = ("*",)
     max_url_chars: int = 2048
+    pages: PagesConfig = field(default_factory=PagesConfig)  # the browser pages (origin/edge/pages.py)
 
 
 def _is_manifest(path: str) -> bool:
@@ -500,6 +503,7 @@ def make_app(config: EdgeConfig) -> web.Application:
     app.router.add_get("/keys/{title}/{kid}", edge.key, allow_head=False)
     app.router.add_get("/healthz", edge.healthz)
     app.router.add_get("/metrics", edge.metrics_page)
+    add_pages(app, edge, config.pages)  # /, /watch/<id>, /player/, /static/
     app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
 
     async def close(_app: web.Application) -> None:
