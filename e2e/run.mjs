@@ -2,9 +2,11 @@
 //
 //   node e2e/run.mjs CASES.json RESULTS.json [--concurrency N] [--shots DIR]
 //
-// CASES.json: [{"id": "...", "url": "http://127.0.0.1:PORT/e2e/player.html?..."}]. Each case gets its own
-// page in one browser with a fresh profile; the page (player.js) decides when it is done. RESULTS.json:
-// {"results": {id: window.e2e plus console errors and page errors}}. The verdicts
+// CASES.json: [{"id": "...", "url": "http://127.0.0.1:PORT/e2e/player.html?...", "init": PATH}], where the
+// optional "init" is a script run in the page before the page's own (e2e/probe.js measures pages other
+// than player.html). Each case gets its own page in one browser with a fresh profile; the page (player.js
+// or probe.js) decides when it is done. RESULTS.json: {"results": {id: window.e2e plus the page's HTTP
+// status, console errors and page errors}}. The verdicts
 // are the caller's (e2e/tests): this script only reports.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -86,9 +88,11 @@ async function playOne(context, c, shots) {
   const started = Date.now();
   let result;
   try {
-    await page.goto(c.url, { timeout });
+    // A page that is not player.html (the edge's own pages) is measured by a script run before its own.
+    if (c.init) await page.addInitScript({ path: c.init });
+    const response = await page.goto(c.url, { timeout });
     await watch(page, await context.newCDPSession(page), timeout);
-    result = await page.evaluate(() => window.e2e);
+    result = { ...(await page.evaluate(() => window.e2e)), httpStatus: response ? response.status() : null };
     if (shots) await page.screenshot({ path: path.join(shots, `${c.id}.png`) });
   } catch (err) {
     result = { done: false, fatal: `driver: ${String(err).split('\n')[0]}` };

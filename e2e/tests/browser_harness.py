@@ -21,6 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 E2E_DIR = Path(__file__).resolve().parent.parent
+PROBE = E2E_DIR / "probe.js"
 CHROMIUM = Path("/usr/bin/chromium")
 
 # A passing case: the first frame within FIRST_FRAME_MS of the page starting the player, at least
@@ -165,9 +166,15 @@ def play(
 
     ``keys``: package name -> {key id hex: key hex} for the ClearKey cases.
     """
+    return run_pages([{"id": c.id, "url": c.url(origin, keys.get(c.package, {}))} for c in cases], work, concurrency)
+
+
+def run_pages(pages: list[dict], work: Path, concurrency: int = 3) -> dict[str, dict]:
+    """Open each ``{"id", "url"[, "init"]}`` in one headless Chromium (e2e/run.mjs); each page's findings
+    by id. ``init``: a script run before the page's own (``PROBE`` measures pages other than player.html)."""
     work.mkdir(parents=True, exist_ok=True)
     cases_file, results_file = work / "cases.json", work / "results.json"
-    cases_file.write_text(json.dumps([{"id": c.id, "url": c.url(origin, keys.get(c.package, {}))} for c in cases]))
+    cases_file.write_text(json.dumps(pages))
     cmd = ["node", str(E2E_DIR / "run.mjs"), str(cases_file), str(results_file)]
     cmd += ["--concurrency", str(concurrency), "--shots", str(work / "shots")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
@@ -179,6 +186,21 @@ def play(
 
 def problems(case: Case, r: Mapping) -> list[str]:
     """Everything a viewer would call broken about one playback; empty means it played."""
+    found = playback_problems(r)
+    sizes = [(s["width"], s["height"]) for s in r.get("frameSizes") or []]
+    if len(set(sizes)) < 2:
+        found.append(f"no ABR switch reached the screen (frame sizes {sizes})")
+    reported = {s.get("to") for s in r.get("switches") or []} - {None}
+    if len(reported) < 2:
+        found.append(f"the player reported no switch between renditions (heights {sorted(reported)})")
+    if not str(r.get("codec") or "").startswith(case.codec):
+        found.append(f"the player chose codec {r.get('codec')!r}, not {' or '.join(case.codec)}")
+    return found
+
+
+def playback_problems(r: Mapping) -> list[str]:
+    """What a viewer would call broken whatever the player: no first frame in time, too little played, no
+    decoded frames, a fatal error, a picture that never changes or is flat. Empty means it played."""
     found = []
     if not r.get("done"):
         return [f"the page never finished: {r.get('fatal')}"]
@@ -206,12 +228,4 @@ def problems(case: Case, r: Mapping) -> list[str]:
     flat = [c for c in captures if c["std"] < MIN_PICTURE_STD]
     if flat:
         found.append(f"{len(flat)} of {len(captures)} captures are flat (blank or garbage)")
-    sizes = [(s["width"], s["height"]) for s in r.get("frameSizes") or []]
-    if len(set(sizes)) < 2:
-        found.append(f"no ABR switch reached the screen (frame sizes {sizes})")
-    reported = {s.get("to") for s in r.get("switches") or []} - {None}
-    if len(reported) < 2:
-        found.append(f"the player reported no switch between renditions (heights {sorted(reported)})")
-    if not str(r.get("codec") or "").startswith(case.codec):
-        found.append(f"the player chose codec {r.get('codec')!r}, not {' or '.join(case.codec)}")
     return found
