@@ -38,7 +38,12 @@ def _b64e(raw: bytes) -> str:
 def _b64d(text: str) -> bytes:
     if not text or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" for c in text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # One spelling per token: the decoder ignores the last character's padding bits, so without this a
+    # token with them changed would still verify.
+    if _b64e(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def covers(scope: str, path: str) -> bool:
