@@ -408,6 +408,49 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    from origin.player.errors import BadMovie
+    from origin.player.movie import load_sabre
+    from origin.player.play import load_traces, play_edge, play_movie
+    from origin.player.qoe import qoe, summarise
+
+    if bool(args.url) == bool(args.movie):
+        raise UsageError("give either a manifest URL or --movie movie.json")
+    if args.movie and not Path(args.movie).is_file():
+        raise BadMovie(f"{args.movie}: no such movie file")
+    traces = load_traces(args.trace, latency_s=args.latency_ms / 1000)
+    options = {"max_buffer": args.max_buffer, "startup": args.startup, "abandon": not args.no_abandon}
+    if args.movie:
+        results = play_movie(load_sabre(args.movie), traces, args.abr, session_s=args.session, **options)
+    else:
+        results = play_edge(args.url, traces, args.abr, session_s=args.session or 600.0, codec=args.codec, **options)
+    records = [qoe(r) for r in results]
+    summary = summarise(records)
+    if args.plot:
+        from origin.player.plot import timeline
+
+        timeline(results[0], traces[0], args.plot)
+    if args.json:
+        print(json.dumps({"summary": summary.model_dump(), "sessions": [r.model_dump() for r in records]}))
+        return 0
+    head = ("QoE_lin", 8), ("rebuf%", 7), ("stalls", 6), ("kb/s", 7), ("VMAF", 6), ("startup", 7), ("switch", 6)
+    print(f"{'trace':<40} " + " ".join(f"{h:>{w}}" for h, w in head))
+    for r in records:
+        vmaf = f"{r.time_average_vmaf:6.1f}" if r.time_average_vmaf is not None else "     -"
+        print(
+            f"{r.trace[:40]:<40} {r.qoe_lin:8.3f} {100 * r.rebuffer_ratio:7.2f} {r.rebuffer_count:6d} "
+            f"{r.time_average_bitrate_kbps:7.0f} {vmaf} {r.startup_s:7.2f} {r.switches:6d}"
+        )
+    if len(records) > 1:
+        vmaf = f"{summary.time_average_vmaf:.1f}" if summary.time_average_vmaf is not None else "-"
+        print(
+            f"{args.abr}: {summary.sessions} sessions, mean QoE_lin {summary.qoe_lin:.3f}, rebuffer ratio "
+            f"{summary.rebuffer_ratio:.4f}, {summary.stall_share:.0%} stalled, {summary.time_average_bitrate_kbps:.0f} "
+            f"kb/s, VMAF {vmaf}, median startup {summary.median_startup_s:.2f} s"
+        )
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------
 
 
@@ -456,6 +499,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dist", help="distorted (encoded) file")
     sp.add_argument("--every", type=int, default=1, metavar="N", help="score every Nth frame (default 1)")
     sp.add_argument("--no-ssim", action="store_true", help="VMAF only (skip SSIM/PSNR)")
+
+    sp = command("play", cmd_play, "ABR player simulator: play a title from the edge (or a movie.json) under traces")
+    sp.add_argument("url", nargs="?", help="manifest URL on the edge (master.m3u8 or manifest.mpd, ?token=...)")
+    sp.add_argument("--movie", help="a Sabre-style movie.json instead of an edge title")
+    sp.add_argument("--trace", required=True, help="a trace file (text, Sabre JSON, Mahimahi) or a folder of them")
+    sp.add_argument("--abr", default="bolae", help="throughput, bba, bola, bolae, dynamic, mpc, quality, ...")
+    sp.add_argument("--plot", help="write a PNG timeline of the first session")
+    sp.add_argument("--session", type=float, help="session seconds (title loops; default 600 from the edge)")
+    sp.add_argument("--max-buffer", type=float, default=25.0, help="buffer cap in seconds (default 25)")
+    sp.add_argument("--startup", type=float, help="seconds buffered before playing (default one segment)")
+    sp.add_argument("--latency-ms", type=float, default=80.0, help="request latency for text traces (default 80)")
+    sp.add_argument("--codec", help="video codec to play when the title has several (default h264)")
+    sp.add_argument("--no-abandon", action="store_true", help="never abandon a download")
 
     sp = command("samples", cmd_samples, "write the sample corpus (three synthetic 1080p titles and Big Buck Bunny)")
     sp.add_argument("--out", help="folder (default samples/media)")
