@@ -271,7 +271,25 @@ def cmd_tools(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
-    return run_demo(out=Path(args.out), every=args.every)
+    return run_demo(out=Path(args.out), keep=args.keep)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from flows.commands import cmd_ingest as run
+
+    return run(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.commands import cmd_status as run
+
+    return run(args)
+
+
+def cmd_serve_flows(args: argparse.Namespace) -> int:
+    from flows.commands import cmd_serve_flows as run
+
+    return run(args)
 
 
 def cmd_package(args: argparse.Namespace) -> int:
@@ -570,9 +588,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ttl", type=float, default=3600, help="seconds the token is valid (default 3600)")
     sp.add_argument("--secret-file", help="the edge's secret file (default .vodflow/edge/secret)")
 
-    sp = command("demo", cmd_demo, "samples -> probe -> QA -> encode a small H.264 ladder -> VMAF, as a table")
-    sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    sp.add_argument("--every", type=int, default=3, metavar="N", help="score every Nth frame (default 3)")
+    sp = command("ingest", cmd_ingest, "ingest titles: probe, QA, ladder, encode, package, publish (Prefect flows)")
+    from flows.commands import add_ingest_arguments
+
+    add_ingest_arguments(sp)
+
+    sp = command("status", cmd_status, "titles in the workspace with their last stage, state and published URLs")
+    sp.add_argument("--workspace", help="workspace root (default $VODFLOW_WORK or .vodflow/work)")
+
+    sp = command("serve-flows", cmd_serve_flows, "serve the ingest flows as Prefect deployments (until Ctrl-C)")
+    sp.add_argument("--limit", type=int, help="at most this many flow runs at a time")
+
+    sp = command("demo", cmd_demo, "samples -> origin -> ingest (per-title, 2 codecs, cenc) -> edge -> player -> QoE")
+    sp.add_argument("--out", default="out/demo", help="the demo's folder: short samples, workspace, state")
+    sp.add_argument("--keep", action="store_true", help="reuse an earlier run's folder (cached stages)")
     return p
 
 
