@@ -108,7 +108,12 @@ def _audio_task(
     """Every audio rendition of the whole title from the S3 source; uploaded; paths are object keys."""
     client = origin.client()
     with tempfile.TemporaryDirectory(prefix="vodflow-audio-") as tmp:
-        files = encode_audio(plan, audio, tmp, input_url=_source_url(origin, source_key))
+        # The audio encode demuxes the whole file (video packets included): one plain download is the
+        # same transfer as reading it over HTTP, and keeps the URL out of ffmpeg's error lines.
+        local = Path(tmp) / "source" / Path(plan.source).name
+        local.parent.mkdir()
+        client.download_file(_bucket(origin), source_key, str(local))
+        files = encode_audio(plan, audio, Path(tmp) / "out", source=local)
         out = []
         for f in files:
             key = f"{prefix}/out/{Path(f.path).name}"

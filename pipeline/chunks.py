@@ -33,6 +33,7 @@ VMAF of a joined rendition stays within a few tenths of a whole-title encode (te
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -50,8 +51,6 @@ from pipeline.encode import (
     EncodedFile,
     EncodeResult,
     Rendition,
-    _audio_command,
-    _audio_suffixes,
     _check_duration,
     _encode_audio,
     _measure,
@@ -123,20 +122,13 @@ class ChunkPlan(Record):
         return f"{rendition.name}/{index:05d}.mp4"
 
 
-def _first_video_pts(src: Path, stream: int) -> float:
-    doc = json.loads(
-        run(
-            [
-                str(tools.find(tools.Tool.FFPROBE)),
-                *("-v", "error", "-select_streams", str(stream), "-show_entries", "stream=start_time"),
-                *("-of", "json", str(src)),
-            ],
-            timeout=_PROBE_TIMEOUT_S,
-        ).stdout
-        or "{}"
-    )
-    value = ((doc.get("streams") or [{}])[0]).get("start_time")
-    return float(value) if value not in (None, "N/A") else 0.0
+def _stream_entry(path: Path, entry: str, *extra: str, stream: str = "v:0") -> str | None:
+    """One ``stream=`` entry of ffprobe for ``path``'s ``stream`` (``None`` when absent)."""
+    argv = [str(tools.find(tools.Tool.FFPROBE)), "-v", "error", "-select_streams", stream, *extra]
+    argv += ["-show_entries", f"stream={entry}", "-of", "json", str(path)]
+    doc = json.loads(run(argv, timeout=_PROBE_TIMEOUT_S).stdout or "{}")
+    value = ((doc.get("streams") or [{}])[0]).get(entry)
+    return None if value in (None, "N/A") else str(value)
 
 
 def plan_chunks(
@@ -170,7 +162,7 @@ def plan_chunks(
         gop_frames=title.gop_frames,
         chunk_frames=chunk_frames,
         starts=[i * chunk_frames for i in range(count)],
-        first_pts=_first_video_pts(path, info.video.index),
+        first_pts=float(_stream_entry(path, "start_time", stream=str(info.video.index)) or 0.0),
         deinterlace=title.deinterlace,
         renditions=rungs,
         warnings=warnings,
@@ -271,21 +263,6 @@ def encode_chunk(
     return made
 
 
-def _extradata_hash(path: Path) -> str:
-    doc = json.loads(
-        run(
-            [
-                str(tools.find(tools.Tool.FFPROBE)),
-                *("-v", "error", "-select_streams", "v:0", "-show_data_hash", "sha256"),
-                *("-show_entries", "stream=extradata_hash", "-of", "json", str(path)),
-            ],
-            timeout=_PROBE_TIMEOUT_S,
-        ).stdout
-        or "{}"
-    )
-    return str(((doc.get("streams") or [{}])[0]).get("extradata_hash", ""))
-
-
 def join_chunks(
     plan: ChunkPlan,
     rendition: Rendition,
@@ -304,7 +281,7 @@ def join_chunks(
     paths = [Path(c) for c in chunks]
     if len(paths) != len(plan.starts):
         raise UsageError(f"{rendition.name}: {len(paths)} chunks given, the plan has {len(plan.starts)}")
-    headers = {_extradata_hash(p) for p in paths}
+    headers = {_stream_entry(p, "extradata_hash", "-show_data_hash", "sha256") for p in paths}
     if len(headers) > 1:
         raise ProbeError(
             plan.source, f"{rendition.name}: chunks carry different codec headers; a stream copy cannot join them"
@@ -362,47 +339,21 @@ def encode_audio(
     audio: Sequence[AudioRendition],
     out_dir: str | os.PathLike[str],
     *,
-    input_url: str | None = None,
+    source: str | os.PathLike[str] | None = None,
     show_progress: bool = False,
 ) -> list[EncodedFile]:
-    """Every audio rendition of the whole title (not chunked) into ``out_dir``, as ``pipeline.encode``
-    names them; ``input_url`` as in ``encode_chunk``. ``[]`` when ``audio`` is empty or the source has
-    no audio."""
+    """Every audio rendition of the whole title (not chunked) into ``out_dir``, named as
+    ``pipeline.encode`` names them. ``source`` is a local copy of the title (a worker's download; the
+    audio encode demuxes the whole file anyway), default ``plan.source``. ``[]`` when ``audio`` is empty
+    or the source has no audio."""
     if not audio or not plan.info.audio:
         return []
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     title = plan.title
-    if input_url is None or input_url == plan.source:
-        return _encode_audio(title, audio, out, out, show_progress=show_progress)
-    # Same command, another input: build it for the local name, then point -i at the URL.
-    streams = plan.info.audio
-    suffixes = _audio_suffixes(streams)
-    jobs = [(a, s, out / f"{a.name}{x}.mp4") for s, x in zip(streams, suffixes, strict=True) for a in audio]
-    args = _audio_command(title, jobs)
-    args[args.index("-i") + 1] = input_url
-    seconds = _run(title, args, f"encode audio x{len(jobs)}", show_progress)
-    files = []
-    for a, stream, path in jobs:
-        m = _measure(path, plan.gop_frames / plan.fps)
-        _check_duration(title, m, "audio", stream.duration)
-        files.append(
-            EncodedFile(
-                kind="audio",
-                rendition=a,
-                path=str(path),
-                duration=m.duration,
-                channels=m.channels,
-                sample_rate=m.sample_rate,
-                bitrate_kbps=m.bitrate_kbps,
-                peak_bitrate_kbps=m.peak_bitrate_kbps,
-                size_bytes=m.size_bytes,
-                encode_seconds=seconds,
-                language=stream.language,
-                source_stream=stream.index,
-            )
-        )
-    return files
+    if source is not None:
+        title = dataclasses.replace(title, src=Path(source))
+    return _encode_audio(title, audio, out, out, show_progress=show_progress)
 
 
 def encode_chunked(
