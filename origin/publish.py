@@ -205,6 +205,9 @@ def _kind_of(rel: str, pkg: Package, master: set[str]) -> tuple[str, str, int]:
         return ctype, MANIFEST, _MASTERS
     if rel == "package.json":
         return "application/json", MANIFEST, _MASTERS
+    if rel == "quality.json":
+        # the per-segment VMAF sidecar (packager.sidecar): describes segments, goes up with the playlists
+        return "application/json", MANIFEST, _PLAYLISTS
     if p.suffix == ".m3u8":
         return "application/vnd.apple.mpegurl", MANIFEST, _PLAYLISTS
     if p.suffix == ".vtt":
