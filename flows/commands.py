@@ -32,6 +32,21 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
+def _prefect_console_off(verbose: int) -> None:
+    """Keep Prefect's own console lines (task tracebacks included) off the terminal: the stage board and
+    the one-line reasons say what happened, and Prefect's API still gets every log line for its UI."""
+    if verbose:
+        return
+    from prefect.logging.handlers import APILogHandler
+
+    for name in ["prefect", *[n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]]:
+        logger = logging.getLogger(name)
+        logger.propagate = False  # not to the CLI's own stderr handler on the root logger either
+        for handler in logger.handlers:
+            if not isinstance(handler, APILogHandler):
+                handler.setLevel(logging.CRITICAL + 1)
+
+
 def add_ingest_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("src", nargs="+", help="source files, folders of them, s3://bucket/key or s3://bucket/prefix/")
     sp.add_argument("--codecs", default="h264", help="comma-separated: h264,hevc,av1,vp9 (default h264)")
@@ -109,13 +124,14 @@ class StageBoard:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     _quiet_prefect()
-    from flows.ingest import batch, observe
+    from flows.ingest import ingest_batch, observe
 
+    _prefect_console_off(args.verbose)
     settings = settings_from(args)
     board = StageBoard()
     stop = observe(board) if not args.json else (lambda: None)
     try:
-        state = batch(args.concurrency)(args.src, settings, show_progress=False, return_state=True)
+        state = ingest_batch(args.src, settings, args.concurrency, show_progress=False, return_state=True)
     finally:
         stop()
     results = state.result(raise_on_failure=False)

@@ -15,16 +15,17 @@ CLI's progress display).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.filesystems import LocalFileSystem
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import report
 from flows.settings import Settings, Status, Workspace, workspace_root
@@ -47,7 +48,6 @@ from vodflow.records import Record
 
 __all__ = [
     "IngestResult",
-    "batch",
     "expand_sources",
     "ingest_batch",
     "ingest_title",
@@ -89,7 +89,7 @@ class _Run:
         self.urls: dict[str, str] = {}
 
     def mark(self, stage: str, state: str, message: str = "") -> None:
-        self.ws.event(stage=stage, state=state, message=message)
+        self.ws.event(run=flow_run.id, stage=stage, state=state, message=message)
         final = "failed" if state == "Failed" else "running"
         self.ws.set_status(Status(title=self.ws.title, workspace=str(self.ws.dir), source=self.source, stage=stage,
                                   state=final, message=message, urls=self.urls))  # fmt: skip
@@ -208,8 +208,7 @@ def _result(title, source, ws, state, message, run=None, package=None) -> Ingest
     )
 
 
-@task(name="title", cache_policy=NO_CACHE)
-def _title_task(source: str, settings: Settings, show_progress: bool) -> IngestResult:
+def _one(source: str, settings: Settings, show_progress: bool) -> IngestResult:
     state = ingest_title(source, settings, show_progress, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, IngestResult):
@@ -252,27 +251,28 @@ def _list_s3(prefix_url: str, settings: Settings) -> list[str]:
     return [f"s3://{loc.bucket}/{k}" for k in sorted(keys) if Path(k).suffix.lower() in VIDEO_SUFFIXES]
 
 
-@flow(name="ingest-batch", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
-def ingest_batch(sources: list[str], settings: Settings | None = None, show_progress: bool = False):
-    """Ingest every source (paths, folders, ``s3://`` objects or prefixes), as many at a time as the
-    task runner's workers (``ingest_batch.with_options(task_runner=ThreadPoolTaskRunner(max_workers=N))``).
+@flow(name="ingest-batch", log_prints=True)
+def ingest_batch(
+    sources: list[str], settings: Settings | None = None, concurrency: int = 1, show_progress: bool = False
+):
+    """Ingest every source (paths, folders, ``s3://`` objects or prefixes), ``concurrency`` titles at a time.
 
-    Returns the ``IngestResult`` of every title, in a Failed state naming the failed titles if any."""
+    Returns the ``IngestResult`` of every title, in a Failed state naming the failed titles if any.
+
+    Titles run as subflows in threads of this flow, not inside tasks: a task opens a transaction, and the
+    cached results of every task nested in it would be committed only when it ends, so a title killed
+    half-way would lose them."""
     settings = settings or Settings()
     try:
         expanded = expand_sources(sources, settings)
     except VodflowError as exc:
         return Failed(message=_message(exc), data=[])
-    futures = [_title_task.submit(s, settings, show_progress) for s in expanded]
-    results = [f.result() for f in futures]
+    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="title") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _one, s, settings, show_progress) for s in expanded]
+        results = [f.result() for f in futures]
     report.batch_artifact(results)
     failed = [r for r in results if r.state != "completed"]
     if failed:
         reasons = "; ".join(f"{r.title}: {r.message}" for r in failed)
         return Failed(message=f"{len(failed)} of {len(results)} titles failed: {reasons}", data=results)
     return Completed(data=results, message=f"{len(results)} titles published")
-
-
-def batch(concurrency: int, task_runner=None):
-    """``ingest_batch`` running ``concurrency`` titles at a time (or on ``task_runner``, e.g. Dask's)."""
-    return ingest_batch.with_options(task_runner=task_runner or ThreadPoolTaskRunner(max_workers=concurrency))
