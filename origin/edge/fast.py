@@ -210,12 +210,15 @@ class FastHandler(RequestHandler):
         version = edge.known_version(title)
         if version is None:
             return False
-        entry = edge.cache.memory.get(f"{title}/{version}/{path}")
+        key = f"{title}/{version}/{path}"
+        memory = edge.cache.memory
+        entry = memory.peek(key)  # counted below, or by the application when it takes the request
         if entry is None or entry.gz is not None or not entry.fresh():
             return False
         transport = self.transport
         if transport is None or transport.get_write_buffer_size() > _MAX_BUFFERED:
             return False
+        memory.get(key)  # the lookup counts for admission, and the entry is now the most recent
         head = (entry.head or head_for(edge, entry)) + _date.get()
         body = entry.body
         metrics = edge.metrics

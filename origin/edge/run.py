@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--origin", help="s3://bucket/prefix (default: the embedded origin, `vodflow origin up`)")
     src.add_argument("--upstream", metavar="URL", help="another edge to fetch from (tiered caching)")
     p.add_argument("--cache-bytes", default="256M", help="memory cache size (default 256M)")
+    p.add_argument("--cache-policy", choices=["tinylfu", "lru"], default="tinylfu",
+                   help="memory admission: tinylfu (frequency-aware, default) or lru (admit everything)")  # fmt: skip
     p.add_argument("--disk-cache", metavar="DIR", help="a bounded disk tier in this folder")
     p.add_argument("--disk-bytes", default="0", help="disk tier size (e.g. 4G; default 0 = none)")
     p.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
@@ -114,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> EdgeConfig:
         keystore=KeyStore(args.keys),
         geo=_geo(cfg.get("geo") or {}, base),
         cache_bytes=parse_bytes(args.cache_bytes),
+        cache_admission=args.cache_policy == "tinylfu",
         disk_dir=Path(args.disk_cache) if args.disk_cache else None,
         disk_bytes=parse_bytes(args.disk_bytes),
         ttl_segment=float(ttl.get("segment", 86400)),

@@ -82,6 +82,7 @@ class EdgeConfig:
     keystore: object | None = None  # packager.keys.KeyStore
     geo: Geo = field(default_factory=Geo)
     cache_bytes: int = 256 << 20
+    cache_admission: bool = True  # TinyLFU admission in front of the memory LRU (origin.edge.cache)
     max_entry_bytes: int | None = None  # default: a quarter of the memory cache
     disk_dir: Path | None = None
     disk_bytes: int = 0
@@ -128,7 +129,9 @@ class Edge:
         self.upstream = config.upstream
         self.metrics = config.upstream.metrics
         disk = DiskTier(config.disk_dir, config.disk_bytes) if config.disk_dir and config.disk_bytes > 0 else None
-        self.cache = Cache(config.cache_bytes, disk=disk, max_entry=config.max_entry_bytes)
+        self.cache = Cache(
+            config.cache_bytes, disk=disk, max_entry=config.max_entry_bytes, admit=config.cache_admission
+        )
         self.fetches: Coalescer[Entry] = Coalescer()
         self.pointer_fetches: Coalescer[str] = Coalescer()
         self.pointers: dict[str, _Pointer] = {}
@@ -211,7 +214,7 @@ class Edge:
         key = f"{title}/{version}/{path}"
         stale = self.cache.peek(key)
         if stale is None and self.cache.disk is not None:
-            stale = await self.cache.get(key)
+            stale = await self.cache.from_disk(key)
         if stale is not None and stale.fresh():
             self.metrics.cache["hit"] += 1
             return stale, "HIT"

@@ -16,7 +16,7 @@ def entry(body: bytes, ttl: float = 60, *, compress: bool = False) -> Entry:
 
 
 def test_lru_stays_under_its_byte_bound_and_evicts_least_recently_used():
-    lru = MemoryLRU(3 * entry(b"x" * 1000).size, max_entry=2000)
+    lru = MemoryLRU(3 * entry(b"x" * 1000).size, max_entry=2000, admit=False)
     for k in "abc":
         assert lru.put(k, entry(b"x" * 1000)) == []
     lru.get("a")  # a is now the most recent
@@ -29,6 +29,46 @@ def test_lru_stays_under_its_byte_bound_and_evicts_least_recently_used():
     assert "big" not in lru
 
 
+def test_admission_keeps_what_is_asked_for_often_from_one_off_objects():
+    one = entry(b"x" * 1000)
+    lru = MemoryLRU(3 * one.size, max_entry=2000)
+    for k in "abc":  # room for all three: no admission question yet
+        assert lru.get(k) is None
+        assert lru.put(k, entry(b"x" * 1000)) == []
+    for _ in range(3):
+        lru.get("a")
+    lru.get("b")
+    # Least recently used is c (one lookup): a new key asked for once does not beat it...
+    assert lru.get("d") is None
+    d = entry(b"x" * 1000)
+    assert lru.put("d", d) == [("d", d)]
+    assert "d" not in lru and "c" in lru and lru.bytes <= lru.capacity
+    # ...asked for a second time it does, and pushes out c, not the frequently read a.
+    assert lru.get("d") is None
+    assert [k for k, _ in lru.put("d", entry(b"x" * 1000))] == ["c"]
+    assert "a" in lru and "b" in lru and "d" in lru
+    # Needing two entries' room, a key must beat both: b and d (2 lookups each) hold off a key asked for
+    # twice.
+    lru.get("a")  # least recently used first: b, d, a
+    big = entry(b"y" * 1700)
+    lru.get("big"), lru.get("big")
+    assert lru.put("big", big) == [("big", big)]
+    lru.get("big")
+    assert [k for k, _ in lru.put("big", big)] == ["b", "d"]
+    # A key already held is replaced whatever its count.
+    assert lru.put("big", entry(b"z" * 1700)) == [] and lru.peek("big").body == b"z" * 1700
+
+
+def test_admission_counts_fade():
+    lru = MemoryLRU(10_000)
+    for _ in range(8):
+        lru.count("old")
+    for i in range(MemoryLRU._AGE_MIN):  # a table's worth of other lookups halves every count
+        lru.count(f"k{i % 7}")
+    assert lru.frequency("old") == 4
+    assert len(lru._freq) <= 8  # keys seen once are forgotten at a halving
+
+
 def test_manifest_entries_carry_gzip_once():
     text = b"#EXTM3U\n" + b"#EXTINF:2.000,\nvideo/1.m4s\n" * 200
     e = entry(text, compress=True)
@@ -39,7 +79,7 @@ def test_manifest_entries_carry_gzip_once():
 @aio
 async def test_disk_tier_takes_memory_evictions_and_gives_them_back(tmp_path):
     one = entry(b"y" * 4000)
-    cache = Cache(one.size * 2, disk=DiskTier(tmp_path / "disk", one.size * 10), max_entry=one.size)
+    cache = Cache(one.size * 2, disk=DiskTier(tmp_path / "disk", one.size * 10), max_entry=one.size, admit=False)
     for i in range(6):
         await cache.put(f"k{i}", entry(bytes([i]) * 4000))
     await cache.drain()

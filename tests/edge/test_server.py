@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import time
 
 import aiohttp
+import pytest
 
 from origin.edge.server import TOKEN_COOKIE
 from tests.edge.aio import aio
@@ -262,3 +264,24 @@ async def test_a_new_pointer_is_seen_after_its_ttl(published, make_config, signe
             assert got == published[SEG] and loop.time() < deadline
         async with http.get(url(base, f"@v1/{SEG}", tok)) as r:
             assert await r.read() == published[SEG]  # the old version is still addressable
+
+
+@aio
+@pytest.mark.parametrize("admission", [True, False])
+async def test_a_frequently_read_segment_survives_a_run_of_one_off_segments(origin, make_config, admission):
+    """Over HTTP: a cache with room for three segments keeps a segment read three times while eight
+    segments read once each pass through (TinyLFU admission); the plain LRU lets them flush it."""
+    files = {f"v/{i}.m4s": os.urandom(20_000) for i in range(9)}
+    put_title(origin, TITLE, "v1", files)
+    room = 3 * (20_000 + 300)
+    cfg = make_config(require_tokens=False, cache_bytes=room, max_entry_bytes=room, cache_admission=admission)
+    async with edge(cfg) as base, aiohttp.ClientSession() as http:
+
+        async def get(path: str) -> str:
+            async with http.get(f"{base}/titles/{TITLE}/{path}") as r:
+                assert r.status == 200 and await r.read() == files[path]
+                return r.headers["X-Cache"]
+
+        assert [await get("v/0.m4s") for _ in range(3)] == ["MISS", "HIT", "HIT"]
+        assert [await get(f"v/{i}.m4s") for i in range(1, 9)] == ["MISS"] * 8
+        assert await get("v/0.m4s") == ("HIT" if admission else "MISS")
