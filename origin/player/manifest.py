@@ -69,7 +69,8 @@ def open_title(url: str, client: EdgeClient, *, codec: str | None = None) -> Tit
     seg = max(durations[: n - 1] or durations)  # the last segment may be short
     sizes = _sizes(url, client, chosen, seg, n)
     vmaf = _vmaf(url, client, chosen, n)
-    return Title(url, Movie(seg, tuple(float(r.bandwidth) for r in chosen), sizes, vmaf, tuple(chosen)))
+    rates = tuple(float(r.bandwidth) for r in chosen)
+    return Title(url, Movie(seg, rates, sizes, vmaf, tuple(chosen), n, tuple(durations[:n])))
 
 
 def _hls(url: str, text: bytes, client: EdgeClient) -> tuple[list[Rendition], list[float]]:

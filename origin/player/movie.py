@@ -3,10 +3,16 @@ size per rendition and, when the package has a quality sidecar, every segment's 
 
 ``Movie`` is built from a Sabre movie description (``load_sabre``) or from a published package's
 manifests (``origin.player.manifest``). Units: seconds, bits, bit/s.
+
+``segment_duration`` is the nominal duration (what the algorithms plan with, as dash.js does with a
+template's duration); ``durations`` holds every segment's real one, so a title's short last segment
+plays, fills the buffer and loops for what it really lasts.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -41,6 +47,8 @@ class Movie:
     vmaf: tuple[tuple[float, ...], ...] | None = None
     renditions: tuple[Rendition, ...] = field(default=(), repr=False)
     title_segments: int = 0  # segments in the title itself, before any looping
+    durations: tuple[float, ...] = ()  # each segment's real duration (default: all ``segment_duration``)
+    _starts: tuple[float, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if self.segment_duration <= 0 or not self.bitrates or not self.sizes:
@@ -55,6 +63,11 @@ class Movie:
             raise BadMovie("the VMAF table must have one score per segment and bitrate")
         if not self.title_segments:
             object.__setattr__(self, "title_segments", len(self.sizes))
+        if not self.durations:
+            object.__setattr__(self, "durations", (float(self.segment_duration),) * len(self.sizes))
+        if len(self.durations) != len(self.sizes) or min(self.durations) <= 0:
+            raise BadMovie("every segment needs one positive duration")
+        object.__setattr__(self, "_starts", (0.0, *itertools.accumulate(self.durations)))
 
     @property
     def segments(self) -> int:
@@ -62,16 +75,28 @@ class Movie:
 
     @property
     def duration(self) -> float:
-        return self.segments * self.segment_duration
+        return self._starts[-1]
+
+    def start_of(self, index: int) -> float:
+        """Media time at which segment ``index`` starts."""
+        return self._starts[index]
+
+    def index_at(self, position: float) -> int:
+        """The segment playing at media time ``position`` (clamped to the movie)."""
+        return min(max(bisect.bisect_right(self._starts, position + 1e-9) - 1, 0), self.segments - 1)
 
     def looped(self, seconds: float) -> Movie:
-        """This movie repeated (or cut) to ``ceil(seconds / segment_duration)`` segments: a session longer
-        than the title plays its segments again from the start."""
-        n = max(1, math.ceil(seconds / self.segment_duration - 1e-9))
+        """This movie repeated (or cut) to the fewest whole segments that last at least ``seconds``, each
+        at its real duration: a session longer than the title plays its segments again from the start."""
+        n, total = 0, 0.0
+        while n == 0 or total < seconds - 1e-9:
+            total += self.durations[n % self.segments]
+            n += 1
         reps = math.ceil(n / self.segments)
         sizes = (self.sizes * reps)[:n]
         vmaf = None if self.vmaf is None else (self.vmaf * reps)[:n]
-        return Movie(self.segment_duration, self.bitrates, sizes, vmaf, self.renditions, self.title_segments)
+        durations = (self.durations * reps)[:n]
+        return Movie(self.segment_duration, self.bitrates, sizes, vmaf, self.renditions, self.title_segments, durations)
 
     def source_index(self, index: int) -> int:
         """The title's own segment that segment ``index`` of a looped session plays."""

@@ -2,10 +2,10 @@
 
 - total time = startup (first segments' download) + media played + stalls (+ seek waits);
 - rebuffer ratio = stall time / total time; rebuffer count = times the buffer ran dry;
-- time-average bitrate = Σ bitrate of each played segment × segment duration / total time;
-- time-average bitrate change = Σ |b_i − b_{i−1}| × segment duration / total time;
-- time-average VMAF = Σ VMAF of each played segment × duration / media time played (a stall shows no
-  picture, it does not show a bad one, so VMAF is averaged over what was shown);
+- time-average bitrate = Σ bitrate of each played segment × its duration / total time;
+- time-average bitrate change = Σ |b_i − b_{i−1}| × segment i's duration / total time;
+- time-average VMAF = Σ VMAF of each played segment × its duration / media time played (a stall shows
+  no picture, it does not show a bad one, so VMAF is averaged over what was shown);
 - switches = played segments whose rendition differs from the one before;
 - QoE_lin (Pensieve) per chunk = (Σ R_n − 4.3 Σ T_n − Σ |R_{n+1} − R_n|) / chunks, R in Mb/s, T the
   stall seconds while chunk n was being fetched (startup excluded).
@@ -67,14 +67,15 @@ class QoESummary(Record):
 def qoe(result: SessionResult) -> QoE:
     """The QoE record of a finished session."""
     movie = result.movie
-    seg = movie.segment_duration
     total = result.total_time
     rates = [movie.bitrates[q] for _, _, q in result.played]
+    lengths = [movie.durations[i] for _, i, _ in result.played]
     changes = [abs(b - a) for a, b in itertools.pairwise(rates)]
     rebuffer = sum(s.duration for s in result.stalls)
     vmaf = None
     if movie.vmaf is not None and result.played:
-        vmaf = sum(movie.vmaf[i][q] for _, i, q in result.played) / len(result.played)
+        shown = sum(movie.vmaf[i][q] * movie.durations[i] for _, i, q in result.played)
+        vmaf = shown / sum(lengths)
     mbps = [r / 1e6 for r in rates]
     stall_per_chunk = sum(d.stall for d in result.downloads[1:])
     n = max(len(mbps), 1)
@@ -87,9 +88,9 @@ def qoe(result: SessionResult) -> QoE:
         rebuffer_ratio=rebuffer / total if total else 0.0,
         rebuffer_count=len(result.stalls),
         total_time_s=total,
-        time_average_bitrate_kbps=sum(rates) * seg / total / 1000 if total else 0.0,
+        time_average_bitrate_kbps=_weighted(rates, lengths) / total / 1000 if total else 0.0,
         time_average_vmaf=vmaf,
-        bitrate_change_kbps=sum(changes) * seg / total / 1000 if total else 0.0,
+        bitrate_change_kbps=_weighted(changes, lengths[1:]) / total / 1000 if total else 0.0,
         mean_bitrate_change_kbps=sum(changes) / len(changes) / 1000 if changes else 0.0,
         switches=sum(1 for c in changes if c),
         qoe_lin=lin,
@@ -98,6 +99,10 @@ def qoe(result: SessionResult) -> QoE:
         bytes_downloaded=round(result.bits_downloaded / 8),
         seek_wait_s=result.seek_wait,
     )
+
+
+def _weighted(values: Sequence[float], seconds: Sequence[float]) -> float:
+    return sum(v * d for v, d in zip(values, seconds, strict=True))
 
 
 def summarise(records: Sequence[QoE]) -> QoESummary:

@@ -9,6 +9,9 @@ throughput estimate. An abandoned download does not update the estimate; its seg
 again at a fresh choice (Sabre's behaviour, the default) or, with ``abandon_to_target``, at the
 rendition the algorithm abandoned to (dash.js's behaviour, used against the edge).
 
+Every segment fills the buffer and plays for its real duration (``Movie.durations``: a title's short
+last segment is short every time a session loops over it); the algorithms plan with the nominal one.
+
 Playback starts once ``startup`` seconds are buffered (one segment by default, as in Sabre); a seek
 empties the buffer and waits for ``startup`` again (counted as seek wait, not as a stall). A stall
 is time with nothing to play after playback has started; its count is the number of times the buffer
@@ -20,7 +23,6 @@ returns is the size the network model moves.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Download", "Player", "Progress", "Session", "SessionResult", "Stall"]
 
 Fetch = Callable[[int, int], float]
+_EPS = 1e-9  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,27 @@ class Player:
     movie: Movie
     max_buffer: float
     estimator: DualEwma
-    buffer: deque[int] = field(default_factory=deque)
+    buffer: deque[tuple[int, float]] = field(default_factory=deque)  # (rendition, seconds) per segment
     consumed: float = 0.0  # seconds of the head segment already played
     downloads: list[Download] = field(default_factory=list)
+    buffered: float = 0.0  # seconds in ``buffer``, kept with it
 
     def buffer_level(self) -> float:
-        return self.movie.segment_duration * len(self.buffer) - self.consumed
+        return self.buffered - self.consumed
+
+    def push(self, quality: int, seconds: float) -> None:
+        self.buffer.append((quality, seconds))
+        self.buffered += seconds
+
+    def pop(self) -> None:
+        self.buffered -= self.buffer.popleft()[1]
+        self.consumed = 0.0
+        if not self.buffer:
+            self.buffered = 0.0
+
+    def clear(self) -> None:
+        self.buffer.clear()
+        self.buffered = self.consumed = 0.0
 
     @property
     def throughput(self) -> float | None:
@@ -172,7 +190,6 @@ class Session:
     # -- the buffer ---------------------------------------------------------------------------------
     def _play(self, t: float) -> None:
         """Let ``t`` seconds of wall time pass for the viewer."""
-        seg = self.movie.segment_duration
         p = self.player
         if not self.playing:
             if self.started:
@@ -182,29 +199,26 @@ class Session:
             self.clock += t
             return
         if not p.buffer:
-            self._stall(t, new=False)
+            # the buffer ran dry earlier: this continues that stall unless it ran dry exactly at the end
+            # of the last step (no stall was begun then)
+            last = self.stalls[-1] if self.stalls else None
+            self._stall(t, new=last is None or last.start + last.duration < self.clock - _EPS)
             return
-        if p.consumed > 0:
-            if t + p.consumed < seg:
+        while t > 0 and p.buffer:
+            quality, seconds = p.buffer[0]
+            if p.consumed == 0:
+                self.played.append((self.clock, self._next_play_index, quality))
+                self._next_play_index += 1
+            left = seconds - p.consumed
+            if t >= left - _EPS:  # segments of uneven length leave rounding dust: no stall made of it
+                p.pop()
+                self.clock += left
+                t = max(t - left, 0.0)
+            else:
                 p.consumed += t
                 self.clock += t
-                return
-            t -= seg - p.consumed
-            self.clock += seg - p.consumed
-            p.buffer.popleft()
-            p.consumed = 0.0
-        while t > 0 and p.buffer:
-            self.played.append((self.clock, self._next_play_index, p.buffer[0]))
-            self._next_play_index += 1
-            if t >= seg:
-                p.buffer.popleft()
-                self.clock += seg
-                t -= seg
-            else:
-                p.consumed = t
-                self.clock += t
                 t = 0.0
-        if t > 0:
+        if t > _EPS:
             self._stall(t, new=True)
 
     def _stall(self, t: float, *, new: bool) -> None:
@@ -259,7 +273,7 @@ class Session:
         self._stall_now = 0.0
         self._play(d.elapsed)
         if not d.abandoned:
-            p.buffer.append(d.quality)
+            p.push(d.quality, self.movie.durations[d.index])
             if not self.playing and (p.buffer_level() >= self.startup_threshold - 1e-9 or self._last(d.index)):
                 self.playing = True
                 self.started = True
@@ -280,22 +294,20 @@ class Session:
     def run(self) -> SessionResult:
         """Play the whole movie; returns what happened."""
         movie, p = self.movie, self.player
-        seg = movie.segment_duration
         self._next_play_index = 0
         self.abr.start(p)
         self._finish(self._download(0, self.abr.first_quality(), abandon=False))
         index = 1
         retry: int | None = None
         while index < movie.segments:
-            if self.seeks and index * seg >= self.seeks[0][0]:
+            if self.seeks and movie.start_of(index) >= self.seeks[0][0] - 1e-9:
                 _, to = self.seeks.pop(0)
-                index = min(movie.segments - 1, max(0, math.floor(to / seg)))
-                p.buffer.clear()
-                p.consumed = 0.0
+                index = movie.index_at(to)
+                p.clear()
                 self._next_play_index = index
                 self.playing = False
                 self.abr.on_seek(to)
-            full = p.buffer_level() + seg - self.max_buffer
+            full = p.buffer_level() + movie.durations[index] - self.max_buffer
             if full > 0:
                 self._wait(full)
                 self.abr.on_delay(full)
@@ -313,8 +325,7 @@ class Session:
         self.playing = True
         self._stall_now = 0.0
         self._play(p.buffer_level())
-        p.buffer.clear()
-        p.consumed = 0.0
+        p.clear()
         return SessionResult(
             movie=movie,
             abr=self.abr.name,

@@ -27,8 +27,9 @@ def player(m, level, tput=None, max_buffer=25.0):
     p = Player(m, max_buffer, DualEwma(m.segment_duration))
     if tput is not None:
         p.estimator.push(1.0, tput, 0.0)
-    p.buffer.extend([0] * math.ceil(level / m.segment_duration))
-    p.consumed = m.segment_duration * len(p.buffer) - level
+    for _ in range(math.ceil(level / m.segment_duration)):
+        p.push(0, m.segment_duration)
+    p.consumed = p.buffered - level
     return p
 
 

@@ -67,6 +67,20 @@ def test_a_session_longer_than_the_title_loops_its_segments():
     assert len(r.played) == 10
 
 
+def test_a_short_last_segment_plays_for_its_own_duration_every_loop():
+    # a 5 s title: 2 s, 2 s and a 1 s last segment; 12 s of session are 2+2+1+2+2+1+2 = 7 segments
+    m = Movie(2.0, (1e6,), ((2e6,), (2e6,), (1e6,)), durations=(2.0, 2.0, 1.0))
+    long = m.looped(12)
+    assert long.segments == 7 and long.duration == 12.0 and long.durations[5] == 1.0
+    assert long.start_of(6) == 10.0 and long.index_at(9.5) == 5
+    # 10 Mb/s, no latency: every segment arrives well ahead (0.2 s for a 2 s one), so nothing stalls and
+    # the session lasts the first download plus 12 s of media, not 7 x 2 s
+    q = qoe(run(long, trace.steady(10e6, latency_s=0.0), "throughput"))
+    assert q.segments == 7 and q.rebuffer_count == 0 and q.rebuffer_s == 0
+    assert q.total_time_s == pytest.approx(0.2 + 12.0)
+    assert q.time_average_bitrate_kbps == pytest.approx(1000 * 12.0 / 12.2)
+
+
 def test_seek_empties_the_buffer_and_waits_without_counting_a_stall():
     m = movie([1e6], 20)
     r = run(m, trace.steady(4e6, latency_s=0.0), "throughput", seeks=[(5.0, 15.0)])
