@@ -21,6 +21,8 @@ read gets aiohttp's flow control).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -77,6 +79,8 @@ _TARGET = re.compile(
 _TOKEN_COOKIE = b"vodflow_token"
 _MAX_BUFFERED = 64 << 10  # unsent bytes above which a connection is left to aiohttp's flow control
 _JOIN_BELOW = 256 << 10  # bodies this small are sent with their head in one write
+_FIRST_CHUNK = 16 << 10  # a released miss's first write: its head and this much body
+_MAX_HELD = 1 << 20  # bytes a client may send while its miss waits before the connection is closed
 
 
 class _Date:
@@ -97,10 +101,10 @@ class _Date:
 _date = _Date()
 
 
-def head_for(edge: Edge, entry: Entry) -> bytes:
-    """The status line and headers of a 200 HIT for ``entry`` without the ``Date`` line (what
-    ``Edge.respond`` sends for a plain GET of a non-manifest entry), made once per entry."""
-    head = entry.head
+def head_for(edge: Edge, entry: Entry, how: str = "HIT") -> bytes:
+    """The status line and headers of a 200 for ``entry`` without the ``Date`` line (what
+    ``Edge.respond`` sends for a plain GET of a non-manifest entry); the HIT head is made once per entry."""
+    head = entry.head if how == "HIT" else None
     if head is None:
         lines = [
             "HTTP/1.1 200 OK",
@@ -108,26 +112,107 @@ def head_for(edge: Edge, entry: Entry) -> bytes:
             f"ETag: {entry.etag}",
             "Accept-Ranges: bytes",
             f"Cache-Control: public, max-age={int(edge.config.ttl_segment)}, immutable",
-            "X-Cache: HIT",
+            f"X-Cache: {how}",
         ]
         if entry.last_modified:
             lines.append(f"Last-Modified: {entry.last_modified}")
         lines.append(f"Content-Length: {len(entry.body)}")
-        head = entry.head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+        head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+        if how == "HIT":
+            entry.head = head
     return head
+
+
+def _error_head(exc: web.HTTPException) -> bytes:
+    """The head aiohttp sends for one of the application's plain-text refusals, without ``Date``."""
+    body = exc.text or ""
+    return (
+        f"HTTP/1.1 {exc.status} {exc.reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body.encode())}\r\n"
+    ).encode("latin-1")
+
+
+class _Waiter:
+    """A fast-path miss waiting for its object's fetch."""
+
+    __slots__ = ("handler", "head_only", "joined", "path", "started")
+
+    def __init__(self, handler: FastHandler, head_only: bool, joined: bool, path: str, started: float) -> None:
+        self.handler, self.head_only, self.joined, self.path, self.started = handler, head_only, joined, path, started
+
+
+def _release(edge: Edge, waiters: list[_Waiter], task: asyncio.Task[Entry]) -> None:
+    """Answer every fast-path waiter of a finished fetch in one pass of the event loop: first each one's
+    head and first chunk (so no waiter's first byte waits behind another's whole body), then the rest of
+    every body. The heads are made once for all of them."""
+    alive = []
+    for w in waiters:
+        transport = w.handler.transport
+        if transport is not None and not transport.is_closing():
+            alive.append(w)
+        else:
+            w.handler._resume(None)
+    metrics = edge.metrics
+    date = _date.get()
+    exc = None if task.cancelled() else task.exception()
+    if task.cancelled() or exc is not None:
+        for w in alive:
+            refusal = edge.failure(exc if exc is not None else asyncio.CancelledError())
+            body = (refusal.text or "").encode()
+            metrics.requests[refusal.status] += 1
+            w.handler.transport.write(_error_head(refusal) + date + (b"" if w.head_only else body))
+            w.handler._answered(w, refusal.status, 0 if w.head_only else len(body), None)
+        return
+    entry = task.result()
+    body = entry.body
+    heads: dict[bool, bytes] = {}
+    first = memoryview(body)[:_FIRST_CHUNK]
+    rest = memoryview(body)[_FIRST_CHUNK:]
+    for w in alive:
+        head = heads.get(w.joined)
+        if head is None:
+            head = heads[w.joined] = head_for(edge, entry, "COALESCED" if w.joined else "MISS") + date
+        metrics.cache["miss"] += 1
+        metrics.requests[200] += 1
+        if w.joined:
+            metrics.coalesced_waiters += 1
+        w.handler.transport.write(head if w.head_only else head + first)
+    for w in alive:
+        if not w.head_only:
+            if rest:
+                w.handler.transport.write(rest)
+            metrics.bytes_served += len(body)
+        w.handler._answered(w, 200, 0 if w.head_only else len(body), "COALESCED" if w.joined else "MISS")
 
 
 class FastHandler(RequestHandler):
     """aiohttp's connection handler with the hit fast path in front of its parser."""
 
-    __slots__ = ("_edge", "_fast")
+    __slots__ = ("_edge", "_fast", "_held", "_released")
 
     def __init__(self, manager: Server, *, edge: Edge, **kwargs) -> None:
         super().__init__(manager, **kwargs)
         self._edge = edge
         self._fast = True
+        self._held: bytearray | None = None  # bytes that arrived while a fast-path miss waits
+        self._released: asyncio.Future[None] | None = None  # shutdown waits on it while a miss waits
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """aiohttp's graceful stop, after a fast-path miss in flight has been answered (aiohttp only waits
+        for the requests it knows about)."""
+        if self._held is not None:
+            self._released = self._loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._released), timeout)
+        await super().shutdown(timeout)
 
     def data_received(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:  # a miss of this connection is waiting: its answer goes first
+            held += data
+            if len(held) > _MAX_HELD and self.transport is not None:
+                self.transport.close()
+            return
         if self._fast:
             waiter = self._waiter
             if (
@@ -213,10 +298,22 @@ class FastHandler(RequestHandler):
         key = f"{title}/{version}/{path}"
         memory = edge.cache.memory
         entry = memory.peek(key)  # counted below, or by the application when it takes the request
-        if entry is None or entry.gz is not None or not entry.fresh():
-            return False
         transport = self.transport
         if transport is None or transport.get_write_buffer_size() > _MAX_BUFFERED:
+            return False
+        if entry is None and edge.cache.disk is None:
+            # A miss no tier can answer: wait for the object's one fetch here, and be answered with every
+            # other waiter the moment it lands (_release), not one handler task after another.
+            memory.count(key)
+            task, joined = edge.start_fill(key, title, version, path)
+            waiters = edge.fast_waiters.get(task)
+            if waiters is None:
+                waiters = edge.fast_waiters[task] = []
+                task.add_done_callback(lambda t: _release(edge, edge.fast_waiters.pop(t), t))
+            waiters.append(_Waiter(self, method == b"HEAD", joined, "/titles/" + title + "/" + path, started))
+            self._held = bytearray()
+            return True
+        if entry is None or entry.gz is not None or not entry.fresh():
             return False
         memory.get(key)  # the lookup counts for admission, and the entry is now the most recent
         head = (entry.head or head_for(edge, entry)) + _date.get()
@@ -244,6 +341,25 @@ class FastHandler(RequestHandler):
         if self._keepalive_timeout > 0:
             self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
         return True
+
+    def _answered(self, w: _Waiter, status: int, size: int, how: str | None) -> None:
+        """Log a released miss and go on with whatever the client sent meanwhile."""
+        if access_log.isEnabledFor(logging.INFO):
+            from origin.edge.server import log_access
+
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            log_access(peer[0] if peer else None, "HEAD" if w.head_only else "GET", w.path, status, size,
+                       time.perf_counter() - w.started, how)  # fmt: skip
+        if self._keepalive_timeout > 0:
+            self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
+        self._resume(self.transport)
+
+    def _resume(self, transport) -> None:
+        held, self._held = self._held, None
+        if self._released is not None and not self._released.done():
+            self._released.set_result(None)
+        if held and transport is not None and not transport.is_closing():
+            self.data_received(bytes(held))
 
 
 class _FastServer(Server):

@@ -135,6 +135,7 @@ class Edge:
         self.fetches: Coalescer[Entry] = Coalescer()
         self.pointer_fetches: Coalescer[str] = Coalescer()
         self.pointers: dict[str, _Pointer] = {}
+        self.fast_waiters: dict[asyncio.Task[Entry], list] = {}  # the fast path's misses by fetch (fast.py)
         self.started = time.time()
 
     # --- authorisation ----------------------------------------------------------------------------
@@ -218,28 +219,8 @@ class Edge:
         if stale is not None and stale.fresh():
             self.metrics.cache["hit"] += 1
             return stale, "HIT"
-        manifest = _is_manifest(path)
-        ttl = self.config.ttl_manifest if manifest else self.config.ttl_segment
-
-        async def fill() -> Entry:
-            fetched = await self.upstream.object(title, version, path, etag=stale.etag if stale else None)
-            if fetched.not_modified and stale is not None:
-                self.cache.refresh(key, stale, ttl)
-                return stale
-            etag = fetched.etag or '"' + hashlib.sha1(fetched.body).hexdigest() + '"'
-            made = Entry.make(
-                fetched.body,
-                content_type=_content_type(path, fetched.content_type),
-                etag=etag,
-                ttl=ttl,
-                last_modified=fetched.last_modified,
-                compress=manifest,
-            )
-            await self.cache.put(key, made)
-            return made
-
         try:
-            got, joined = await self.fetches.run(key, fill)
+            got, joined = await self.fetches.run(key, lambda: self._fill(key, title, version, path, stale))
         except UpstreamNotFound:
             self.metrics.cache["miss"] += 1
             raise web.HTTPNotFound(text="not found\n") from None
@@ -258,6 +239,40 @@ class Edge:
             return got, "REVALIDATED"
         self.metrics.cache["miss"] += 1
         return got, "COALESCED" if joined else "MISS"
+
+    def start_fill(self, key: str, title: str, version: str, path: str) -> tuple[asyncio.Task[Entry], bool]:
+        """The fetch of an object no cache tier holds (started now unless one is in flight, which may have
+        been started by ``entry``) and whether it was in flight: the fast path's misses (origin.edge.fast)."""
+        return self.fetches.start(key, lambda: self._fill(key, title, version, path, None))
+
+    async def _fill(self, key: str, title: str, version: str, path: str, stale: Entry | None) -> Entry:
+        """Fetch one object (revalidating ``stale`` when there is one) and cache it."""
+        manifest = _is_manifest(path)
+        ttl = self.config.ttl_manifest if manifest else self.config.ttl_segment
+        fetched = await self.upstream.object(title, version, path, etag=stale.etag if stale else None)
+        if fetched.not_modified and stale is not None:
+            self.cache.refresh(key, stale, ttl)
+            return stale
+        etag = fetched.etag or '"' + hashlib.sha1(fetched.body).hexdigest() + '"'
+        made = Entry.make(
+            fetched.body,
+            content_type=_content_type(path, fetched.content_type),
+            etag=etag,
+            ttl=ttl,
+            last_modified=fetched.last_modified,
+            compress=manifest,
+        )
+        await self.cache.put(key, made)
+        return made
+
+    def failure(self, exc: BaseException) -> web.HTTPException:
+        """The answer to a miss whose fetch failed and that has no stale entry (counted in the metrics)."""
+        self.metrics.cache["miss"] += 1
+        if isinstance(exc, UpstreamNotFound):
+            return web.HTTPNotFound(text="not found\n")
+        if isinstance(exc, UpstreamError):
+            return self._upstream_failure(exc)
+        return web.HTTPBadGateway(text="upstream failed\n")
 
     # --- handlers ---------------------------------------------------------------------------------
     def _cors(self, request: web.Request, headers: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ import aiohttp
 
 from tests.edge.aio import aio
 from tests.edge.conftest import TITLE
-from tests.edge.harness import edge
+from tests.edge.harness import FaultProxy, edge
 
 SEG = f"/titles/{TITLE}/video/r/1.m4s"
 
@@ -145,3 +145,48 @@ async def test_split_pipelined_and_bodied_requests_stay_in_order(published, make
             assert (await c.response())[2] == seg2  # the next answer is the next request's
         finally:
             c.close()
+
+
+@aio
+async def test_fast_path_misses_share_one_fetch_answer_in_order_and_fail_as_the_application(
+    published, make_config, signer
+):
+    tok = signer.sign(f"/titles/{TITLE}/", ttl=60)
+    proxy = await FaultProxy(make_config().upstream._base.rsplit("/", 1)[0]).start()
+    try:
+        async with edge(make_config(proxy.url)) as base, aiohttp.ClientSession() as http:
+            c1, c2 = await Conn.open(base), await Conn.open(base)
+            try:
+                await c1.send(c1.request(f"{SEG}?token={tok}"))  # the pointer, and 1.m4s cached
+                assert (await c1.response())[0] == 200
+                proxy.delay = 0.3
+                two = f"/titles/{TITLE}/video/r/2.m4s?token={tok}"
+                before = await fast_hits(http, base)
+                await c1.send(c1.request(two))
+                await c2.send(c2.request(two, method="HEAD"))
+                await c1.send(c1.request(f"{SEG}?token={tok}"))  # pipelined behind the waiting miss
+                status, miss, data = await c1.response()
+                assert status == 200 and miss["x-cache"] == "MISS" and data == published["video/r/2.m4s"]
+                status, hit, data = await c1.response()
+                assert status == 200 and hit["x-cache"] == "HIT" and data == published["video/r/1.m4s"]
+                status, joined, _ = await c2.response(head_only=True)
+                assert status == 200 and joined["x-cache"] == "COALESCED"
+                assert joined["content-length"] == str(len(published["video/r/2.m4s"]))
+                assert proxy.count("/2.m4s") == 1
+                assert await fast_hits(http, base) == before + 1  # the pipelined hit; misses are not hits
+                # Through the application (an unknown header) and through the fast path: the same answer.
+                proxy.delay = 0
+                drop = ("date", "server")
+                for fault, want in (("pass", 404), ("503", 502)):
+                    proxy.mode = fault
+                    answers = []
+                    for conn, extra in ((c1, {"X-Probe": "1"}), (c2, {})):
+                        await conn.send(conn.request(f"/titles/{TITLE}/video/r/9.m4s?token={tok}", extra))
+                        status, headers, data = await conn.response()
+                        answers.append((status, {k: v for k, v in headers.items() if k not in drop}, data))
+                    assert answers[0] == answers[1] and answers[0][0] == want, answers
+            finally:
+                c1.close()
+                c2.close()
+    finally:
+        await proxy.close()
