@@ -37,20 +37,34 @@ def load_traces(path: str | Path, *, latency_s: float = 0.08) -> list[Trace]:
 
 class EdgeFetcher:
     """``fetch(segment, quality) -> bits``: GETs the segment (and, the first time a rendition is used,
-    its init segment) from the edge and returns the bits that arrived."""
+    its init segment) from the edge and returns the bits that arrived.
 
-    def __init__(self, title: Title, client: EdgeClient) -> None:
+    A session looping a short title asks for the same few segments many times; the first request for
+    each (segment, rendition) goes to the edge and its size is remembered for the rest of this fetcher's
+    session (``cache=True``, as the edge keeps the bytes; off by default), so every size the network model
+    moves is one the edge really served in this session. ``requests`` counts the GETs made."""
+
+    def __init__(self, title: Title, client: EdgeClient, *, cache: bool = False) -> None:
         self.title = title
         self.client = client
+        self.cache = cache
         self._inits: set[int] = set()
+        self._sizes: dict[tuple[int, int], float] = {}
+        self.requests = 0
 
     def __call__(self, segment: int, quality: int) -> float:
         bits = 0.0
         rend = self.title.movie.renditions[quality]
         if quality not in self._inits and rend.init_url:
             self._inits.add(quality)
+            self.requests += 1
             bits += 8 * len(self.client.get(rend.init_url))
-        return bits + 8 * len(self.client.get(self.title.segment_url(segment, quality)))
+        size = self._sizes.get((segment, quality)) if self.cache else None
+        if size is None:
+            self.requests += 1
+            size = 8.0 * len(self.client.get(self.title.segment_url(segment, quality)))
+            self._sizes[segment, quality] = size
+        return bits + size
 
 
 def play_movie(
@@ -82,16 +96,18 @@ def play_edge(
     codec: str | None = None,
     client: EdgeClient | None = None,
     title: Title | None = None,
+    cache: bool = False,
     **options: object,
 ) -> list[SessionResult]:
     """One session per trace against the title at ``url`` on the edge. Abandoned downloads are retried
-    at the rendition abandoned to, as dash.js does. Raises ``BadManifest``/``FetchFailed``."""
+    at the rendition abandoned to, as dash.js does; ``cache`` as in ``EdgeFetcher``. Raises
+    ``BadManifest``/``FetchFailed``."""
     client = client or EdgeClient()
     title = title or open_title(url, client, codec=codec)
     movie = title.movie.looped(session_s) if session_s else title.movie
     out = []
     for t in traces:
-        fetch = EdgeFetcher(title, client)
+        fetch = EdgeFetcher(title, client, cache=cache)
         session = Session(
             movie,
             Network(t, latency_s=latency_s),

@@ -50,6 +50,13 @@ def test_a_session_fetches_every_byte_it_plays(edge_url, signer):
     assert client.bytes_fetched >= q.bytes_downloaded  # the manifests, package.json and sidecar too
     assert q.time_average_vmaf == pytest.approx((70 + 91 + 92 + 90 + 91 + 92) / 6)
 
+    # with the per-session cache, each (segment, rendition) is fetched once and moves the same bytes
+    title = open_title(manifest(edge_url, signer), client)
+    before = client.bytes_fetched
+    [c] = play_edge("", [trace.steady(10e6)], "throughput", session_s=12, client=client, title=title, cache=True)
+    assert qoe(c).bytes_downloaded == q.bytes_downloaded
+    assert client.bytes_fetched - before == (lo + 1) + (hi + 1) + (hi + 2) + (hi + 3) + 2 * 700
+
 
 def test_cli_play_json_and_plot(edge_url, signer, tmp_path, capsys):
     tdir = tmp_path / "traces"
