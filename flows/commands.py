@@ -17,7 +17,15 @@ from flows.settings import Settings, Status, workspace_root
 from flows.tables import table
 from vodflow.errors import UsageError
 
-__all__ = ["StageBoard", "add_ingest_arguments", "cmd_ingest", "cmd_serve_flows", "cmd_status", "settings_from"]
+__all__ = [
+    "StageBoard",
+    "add_ingest_arguments",
+    "cmd_ingest",
+    "cmd_serve_flows",
+    "cmd_status",
+    "prefect_console_off",
+    "settings_from",
+]
 
 log = logging.getLogger("vodflow.progress")
 
@@ -32,7 +40,7 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
-def _prefect_console_off(verbose: int) -> None:
+def prefect_console_off(verbose: int) -> None:
     """Keep Prefect's own console lines (task tracebacks included) off the terminal: the stage board and
     the one-line reasons say what happened, and Prefect's API still gets every log line for its UI."""
     if verbose:
@@ -126,7 +134,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     _quiet_prefect()
     from flows.ingest import ingest_batch, observe
 
-    _prefect_console_off(args.verbose)
+    prefect_console_off(args.verbose)
     settings = settings_from(args)
     board = StageBoard()
     stop = observe(board) if not args.json else (lambda: None)

@@ -39,6 +39,7 @@ from flows.tasks import (
     publish_task,
     qa_task,
     quality_task,
+    sidecar_task,
     validate_task,
     warm_task,
 )
@@ -135,7 +136,16 @@ def ingest_title(source: str, settings: Settings | None = None, show_progress: b
     root.mkdir(parents=True, exist_ok=True)
     title = settings.title_for(source)
     src = source
-    stages = ["probe", "qa", "ladder", *[f"encode {c}" for c in settings.codecs], "quality", "package", "validate"]
+    stages = [
+        "probe",
+        "qa",
+        "ladder",
+        *[f"encode {c}" for c in settings.codecs],
+        "quality",
+        "package",
+        "sidecar",
+        "validate",
+    ]
     stages += ["publish"] * settings.publish + ["warm"] * bool(settings.edge and settings.publish)
     try:
         if source.startswith("s3://"):
@@ -167,7 +177,11 @@ def ingest_title(source: str, settings: Settings | None = None, show_progress: b
         points, ladder = run.call("ladder", cached(ladder_task), src, sha, info, settings, **media,
                                   show_progress=show_progress)  # fmt: skip
         results = []
-        for i, codec in enumerate(settings.codecs):  # one at a time: each ffmpeg (or cluster) is kept busy
+        for codec in settings.codecs:
+            if not ladder.for_codec(codec):  # per-title: a codec keeps only rungs that beat H.264
+                run.mark(f"encode {codec}", "Skipped", f"no {codec} rung beats H.264 on this title")
+        codecs = [c for c in settings.codecs if ladder.for_codec(c)]
+        for i, codec in enumerate(codecs):  # one at a time: each ffmpeg (or cluster) is kept busy
             audio = settings.audio and i == 0  # one set of audio renditions, made with the first codec
             args = (src, sha, ladder, codec, audio, settings, str(ws.renditions / codec))
             results.append(
@@ -179,6 +193,7 @@ def ingest_title(source: str, settings: Settings | None = None, show_progress: b
         measured.save(ws.dir / "ladder.json")
         report.ladder_artifact(title, measured, points, ws.dir / "plots")
         pkg = run.call("package", cached(package_task), renditions, settings, title, str(ws.package), **media)
+        run.call("sidecar", cached(sidecar_task), src, sha, pkg, settings.sidecar_every, **media)
         run.call("validate", cached(validate_task), pkg, settings.keystore, **media)
         if settings.publish:
             pub = run.call("publish", publish_task, str(ws.package), title, settings.origin, settings.origin_state,

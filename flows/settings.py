@@ -29,7 +29,7 @@ _ROOT_ENV = "VODFLOW_WORK"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # The settings that change a title's media, hence its workspace id and every task's cache key.
 OUTPUT_FIELDS = ("codecs", "ladder", "encrypt", "segment_seconds", "target_vmaf", "max_rungs", "analysis", "audio",
-                 "quality_every", "chunked", "title")  # fmt: skip
+                 "quality_every", "sidecar_every", "chunked", "title")  # fmt: skip
 
 
 def workspace_root(path: str | os.PathLike[str] | None = None) -> Path:
@@ -53,6 +53,7 @@ class Settings(Record):
     analysis: AnalysisPolicy = Field(default_factory=AnalysisPolicy)  # output
     audio: bool = True  # output
     quality_every: int = Field(1, ge=1)  # output (the measured VMAF in ladder.json)
+    sidecar_every: int = Field(2, ge=1)  # output (the per-segment VMAF in the package's quality.json)
     chunked: bool = False  # output: encode in keyframe-aligned chunks (pipeline.chunks) when available
     title: str | None = None  # output: the published title id (default: the source's file stem)
     # Where and how (not part of the id).

@@ -38,6 +38,7 @@ __all__ = [
     "publish_task",
     "qa_task",
     "quality_task",
+    "sidecar_task",
     "validate_task",
     "versions_digest",
     "warm_task",
@@ -246,6 +247,14 @@ def package_task(result: EncodeResult, settings: Settings, title: str, out: str,
         keystore=settings.keystore,
         title=title,
     )
+
+
+@task(name="sidecar", **_MEDIA)
+def sidecar_task(src: str, source_sha256: str, pkg: Package, every: int, workspace: str) -> str:
+    """VMAF of every segment of every video stream, as the package's ``quality.json`` (published with it)."""
+    from packager.sidecar import write_sidecar
+
+    return str(write_sidecar(pkg.root, src, subsample=every))
 
 
 @task(name="validate", **_MEDIA)
