@@ -312,6 +312,8 @@ class FastHandler(RequestHandler):
                 task.add_done_callback(lambda t: _release(edge, edge.fast_waiters.pop(t), t))
             waiters.append(_Waiter(self, method == b"HEAD", joined, "/titles/" + title + "/" + path, started))
             self._held = bytearray()
+            if self._keepalive_timeout > 0:  # not closed as idle while it waits
+                self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
             return True
         if entry is None or entry.gz is not None or not entry.fresh():
             return False
