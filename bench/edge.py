@@ -442,6 +442,24 @@ def zipf_workload(titles: int, renditions: tuple[int, ...], segments: int, n: in
     return [_seg(f"z{t:03d}", r, s) for t, r, s in zip(ts, rs, ss, strict=True)]
 
 
+def zipf_replay(paths: list[str], capacity: int, *, admit: bool) -> tuple[float, float]:
+    """(hit ratio, byte offload) of ``paths`` played one at a time through the edge's own ``MemoryLRU``
+    at ``capacity``: the policy alone, without concurrency, timing or a server (deterministic)."""
+    from origin.edge.cache import Entry, MemoryLRU
+
+    lru, bodies = MemoryLRU(capacity, admit=admit), {}
+    hits = hit_bytes = total = 0
+    for path in paths:
+        size = int(re.search(r"/s(\d+)/", path).group(1))
+        total += size
+        if lru.get(path) is not None:
+            hits, hit_bytes = hits + 1, hit_bytes + size
+        else:
+            data = bodies.setdefault(size, bytes(size))
+            lru.put(path, Entry(data, "video/iso.segment", '"e"', math.inf))
+    return hits / len(paths), hit_bytes / total
+
+
 async def zipf_run(server: Proc, origin: Proc, paths: list[str], conc: int) -> ZipfRun:
     """Play ``paths`` through ``server`` with ``conc`` clients. For nginx, its cache folder is measured
     every 0.25 s: its ``max_size`` is enforced only by the cache manager process, which sleeps up to 10 s
@@ -710,6 +728,9 @@ def main() -> int:
                                                 ("edge tinylfu @nginx peak", same, "tinylfu")):  # fmt: skip
                     zipf_row(label, start_edge("edge", tmp, capacity, upstream=origin.url, policy=policy), capacity)
                 e, l_, eq = zr["edge tinylfu"], zr["edge lru"], zr["edge tinylfu @nginx peak"]
+                (rl, bl), (rt, bt) = (zipf_replay(paths, cache, admit=a) for a in (False, True))
+                print(f"replayed one at a time through MemoryLRU at {cache / 2**20:.1f} MiB: lru {rl:.3f} / {bl:.3f}, "
+                      f"tinylfu {rt:.3f} / {bt:.3f} (hit ratio / byte offload)", flush=True)  # fmt: skip
                 print(f"tinylfu vs lru at {cache / 2**20:.1f} MiB: hit ratio {l_.hit_ratio:.3f} -> {e.hit_ratio:.3f}, "
                       f"offload {l_.byte_offload:.3f} -> {e.byte_offload:.3f}", flush=True)  # fmt: skip
                 goals.append(("zipf: request hit ratio >= nginx at the same peak bytes",
