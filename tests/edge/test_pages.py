@@ -78,7 +78,7 @@ async def test_catalogue_lists_every_pointer_with_version_and_manifest_links(ori
         origin.client().delete_object(
             Bucket=origin.location.bucket, Key=origin.location.key("titles", OTHER, "current.json")
         )
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # polled: the 2 s listing cache, plus a loaded machine's slack
         while OTHER in _listed(page) and time.monotonic() < deadline:
             async with http.get(f"{base}/") as r:
                 page = await r.text()

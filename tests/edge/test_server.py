@@ -109,11 +109,13 @@ async def test_stale_if_error_when_the_origin_fails_and_recovery(published, make
                         assert r.status == 200, (mode, path)
                         assert r.headers["X-Cache"] == "STALE"
                         assert await r.read() == published[path]
-                    assert time.perf_counter() - t0 < 1.5
+                    # Well inside the hang: not a speed check (a loaded CI machine is slow), a "did not
+                    # wait for the origin" check.
+                    assert time.perf_counter() - t0 < 5.0
                 t0 = time.perf_counter()
                 async with http.get(url(base, "video/r/2.m4s", tok)) as r:  # never cached: a miss fails
                     assert r.status == (504 if mode == "hang" else 502), mode
-                assert time.perf_counter() - t0 < 1.5
+                assert time.perf_counter() - t0 < 5.0  # the 1 s fetch timeout fired; the hang is endless
             await proxy.start()  # same port: the origin is back
             async with http.get(url(base, SEG, tok)) as r:
                 assert r.status == 200
