@@ -93,6 +93,13 @@ def test_every_algorithm_plays_a_steady_network_without_stalling(name):
     assert q.time_average_bitrate_kbps > 1500, name
 
 
+@pytest.mark.parametrize("name", sorted(abr.ALGORITHMS))
+def test_every_algorithm_plays_a_title_of_one_rendition(name):
+    one = Movie(2.0, (1e6,), tuple((2e6,) for _ in range(10)), None)
+    r = Session(one, Network(trace.steady(3e6)), abr.make(name)).run()
+    assert len(r.played) == 10 and qoe(r).rebuffer_s == 0
+
+
 def test_mpc_stays_low_on_a_slow_network_and_climbs_on_a_fast_one():
     slow = qoe(Session(movie(30), Network(trace.steady(0.7e6)), abr.make("mpc")).run())
     fast = qoe(Session(movie(30), Network(trace.steady(20e6)), abr.make("mpc")).run())

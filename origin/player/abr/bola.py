@@ -118,6 +118,10 @@ class BolaE(Abr):
             buffer = self.minimum_buffer + self.minimum_buffer_per_level * len(movie.bitrates)
             buffer = max(buffer, player.max_buffer)
             self.gp = (self.utilities[-1] - 1) / (buffer / self.minimum_buffer - 1)
+            if self.gp <= 0:
+                # One rendition: utilities[-1] is 1 and gp 0; every choice is level 0, so any positive
+                # gp gives the same decisions with finite scores.
+                self.gp = 1.0
             self.v = self.minimum_buffer / self.gp
         self.state = _State.STARTUP
         self.placeholder = 0.0
