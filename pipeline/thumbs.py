@@ -49,8 +49,10 @@ def sprite(
     rows = math.ceil(count / cols)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # fps=1/every picks the frame on screen at 0, every, 2*every ...; tile flushes a partial last sheet.
-    vf = f"fps=1/{every}:round=down,scale={tile_width}:-2:flags=bicubic,tile={cols}x{rows}"
+    # The first frame, then the first frame at least `every` seconds after the last one picked; tile
+    # flushes a partial last sheet. (fps=1/every emitted nothing for a title shorter than `every`.)
+    pick = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{every})'"
+    vf = f"{pick},scale={tile_width}:-2:flags=bicubic,tile={cols}x{rows}"
     run_ffmpeg(
         ["-y", "-i", os.fspath(src), "-an", "-sn", "-vf", vf, "-frames:v", "1", "-q:v", "5", os.fspath(out)],
         duration=duration,
