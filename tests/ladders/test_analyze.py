@@ -141,7 +141,9 @@ def test_an_interrupted_analysis_resumes_with_what_is_cached(tiny, tmp_path, cap
 def test_sizes_that_own_the_cheap_end_of_the_hull_get_higher_crfs(tiny, tmp_path, caplog):
     # A floor below every probe: each size whose highest-CRF probe is on the hull gets the next CRF,
     # round after round, up to `extend` more; sizes below the hull get nothing.
-    policy = POLICY.model_validate({**POLICY.model_dump(), "crfs": {"h264": (24, 30)}, "extend": 2, "floor_kbps": 1.0})
+    policy = POLICY.model_validate(
+        {**POLICY.model_dump(), "crfs": {"h264": (24, 30)}, "extend": 2, "floor_kbps": 1.0, "extend_within": 1e9}
+    )
     result = analyze(tiny["grain"], ["h264"], policy, cache=tmp_path, show_progress=False)
     grid = {(p.width, p.height, p.crf): p for p in result.points}
     extra = sorted(k for k in grid if k[2] > 30)
@@ -157,6 +159,12 @@ def test_sizes_that_own_the_cheap_end_of_the_hull_get_higher_crfs(tiny, tmp_path
     with caplog.at_level(logging.INFO, logger="vodflow.process"):
         again = analyze(tiny["grain"], ["h264"], policy, cache=tmp_path, show_progress=False)
     assert _runs(caplog) == [] and again.points == result.points
+    # Every probe far above the floor (more than extend_within times it): the grid alone, nothing measured.
+    far = policy.model_validate({**policy.model_dump(), "extend_within": 1.0})
+    assert {p.crf for p in analyze(tiny["grain"], ["h264"], far, cache=tmp_path, show_progress=False).points} == {
+        24,
+        30,
+    }
     # A floor above every probe: the grid alone, and nothing measured.
     high = policy.model_validate({**policy.model_dump(), "floor_kbps": 1e6})
     only_grid = analyze(tiny["grain"], ["h264"], high, cache=tmp_path, show_progress=False)
