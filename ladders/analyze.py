@@ -12,7 +12,7 @@ How it stays cheap and faithful:
   analysis stays fixed however long the title is. Each excerpt is cut once, losslessly, into a
   temporary folder (raw frames); it is both the probes' source and their VMAF reference.
 * **Excerpts as the title has them.** An excerpt starts on the final encode's GOP grid and is encoded
-  with the GOP before it, which is then cut away by stream copy (``pipeline.trim``): its frames get the
+  with the GOP before it, which is then left out of its bits (``pipeline.trim``) and VMAF: its frames get the
   keyframe and the rate-control history they have inside the title. Encoded cold, the same frames
   scored 0.4-3.0 VMAF lower than in the full-title encode (60 s sample title, 720p CRF 30); warmed up
   and aligned, within 0.2. It costs a second GOP of encoding per excerpt, none of scoring.
@@ -149,9 +149,9 @@ class AnalysisPolicy(Record):
     whole_below: float = Field(10.0, ge=0)
     excerpts: int = Field(3, ge=1)
     excerpt_seconds: float = Field(2.0, gt=0)
-    # Excerpts start on the final encode's GOP grid and are encoded one GOP early (that GOP is then cut
-    # away by stream copy), so each probe has the keyframes and the rate-control history its frames have
-    # inside the title. Measured on the 60 s title at 720p CRF 30: a cold excerpt scored 0.4-3.0 VMAF
+    # Excerpts start on the final encode's GOP grid and are encoded one GOP early (that GOP is then left
+    # out of the bits and the VMAF), so each probe has the keyframes and the rate-control history its
+    # frames have inside the title. Measured on the 60 s title at 720p CRF 30: a cold excerpt scored 0.4-3.0 VMAF
     # under the same frames in the full encode; aligned and warmed up, -0.2..+0.1.
     warm_up: bool = True
     subsample: int = Field(10, ge=1)  # VMAF on every Nth frame
