@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 from flows.tables import table
+from vodflow.errors import ToolError
+from vodflow.process import stop
 
 __all__ = ["DEMO_SECONDS", "run_demo"]
 
@@ -74,29 +76,20 @@ class _Edge:
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line:
             self.close()
-            raise RuntimeError(f"the edge did not start; see {out / 'edge.log'}")
+            raise ToolError(f"the edge did not start; see {out / 'edge.log'}")
         self.url = json.loads(line)["edge"]
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
+        stop(self.proc)  # terminate, wait, kill, wait
         self.log.close()
 
 
 def _play(edge: str, results, token: str) -> list[tuple]:
     """The simulator on three traces for every published title; rows of the QoE table."""
-    try:
-        from origin.player import trace
-        from origin.player.play import play_edge
-        from origin.player.qoe import qoe
-    except ImportError as exc:  # the simulator is its own piece of work; the demo runs without it
-        print(f"TODO: player simulator not available ({exc}); no QoE table")
-        return []
+    from origin.player import trace
+    from origin.player.play import play_edge
+    from origin.player.qoe import qoe
+
     traces = [
         trace.steady(3_000_000, name="steady 3 Mb/s"),
         trace.step([(8, 2_000_000), (8, 400_000), (8, 1_500_000)], name="2 Mb/s, dip to 0.4"),
@@ -108,8 +101,8 @@ def _play(edge: str, results, token: str) -> list[tuple]:
             continue
         url = f"{edge}/titles/{r.title}/master.m3u8?token={token}"
         rungs = json.loads((Path(r.workspace) / "ladder.json").read_text())["rungs"]
-        # BOLA-E needs two renditions to choose between (with one it divides by zero); a title whose
-        # per-title ladder is a single H.264 rung is played by the throughput rule instead.
+        # A title whose per-title ladder is a single H.264 rung has nothing to adapt: the throughput rule
+        # plays it, so the table does not suggest BOLA-E chose anything.
         abr = ABR if sum(x["codec"] == "h264" for x in rungs) > 1 else "throughput"
         for q in map(qoe, play_edge(url, traces, abr, session_s=30.0, codec="h264")):
             vmaf = "-" if q.time_average_vmaf is None else f"{q.time_average_vmaf:.1f}"
