@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             saving = 1 - pt.bytes_downloaded / fx.bytes_downloaded
             ok = (pt.time_average_vmaf or 0) >= (fx.time_average_vmaf or 0) and saving >= 0.30
             print(f"{s:<16} {a:<11} per-title VMAF {pt.time_average_vmaf:.1f} vs fixed {fx.time_average_vmaf:.1f}, "
-                  f"{saving:.0%} fewer bytes  {verdict(ok)}")  # fmt: skip
+                  f"{abs(saving):.0%} {'fewer' if saving >= 0 else 'more'} bytes  {verdict(ok)}")  # fmt: skip
     print(f"simulation speed: {speed:.0f}x real time for a 10-minute session from the edge cache (goal >= 200)  "
           f"{verdict(speed >= 200)}")  # fmt: skip
     return 1 if failures else 0
