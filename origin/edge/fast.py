@@ -77,6 +77,7 @@ _TARGET = re.compile(
     rb"(?:\?token=([A-Za-z0-9._-]{1,1024}))?"
 )
 _TOKEN_COOKIE = b"vodflow_token"
+_MAX_PASSES = 4096  # entries of Edge.token_passes before it is emptied (a bound, not an LRU)
 _MAX_BUFFERED = 64 << 10  # unsent bytes above which a connection is left to aiohttp's flow control
 _JOIN_BELOW = 256 << 10  # bodies this small are sent with their head in one write
 _FIRST_CHUNK = 16 << 10  # a released miss's first write: its head and this much body
@@ -285,10 +286,17 @@ class FastHandler(RequestHandler):
                         break
             if not token or config.signer is None:
                 return False
-            try:
-                config.signer.authorise(token.decode("ascii"), "/titles/" + title + "/" + path)
-            except (BadToken, UnicodeDecodeError):
-                return False  # the application refuses it, with its reason and metrics
+            passes = edge.token_passes
+            expiry = passes.get((token, title))
+            if expiry is None or expiry <= time.time():
+                try:
+                    scope = config.signer.authorise(token.decode("ascii"), "/titles/" + title + "/" + path)
+                except (BadToken, UnicodeDecodeError):
+                    return False  # the application refuses it, with its reason and metrics
+                if scope.endswith("/") and f"/titles/{title}/".startswith(scope):  # the whole title
+                    if len(passes) >= _MAX_PASSES:
+                        passes.clear()
+                    passes[(token, title)] = int(token.split(b".", 1)[0])
         if title in config.geo.titles:
             return False
         del forwarded  # only a geo rule reads it

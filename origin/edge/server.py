@@ -136,6 +136,9 @@ class Edge:
         self.pointer_fetches: Coalescer[str] = Coalescer()
         self.pointers: dict[str, _Pointer] = {}
         self.fast_waiters: dict[asyncio.Task[Entry], list] = {}  # the fast path's misses by fetch (fast.py)
+        # (token bytes, title) -> expiry of tokens the fast path has verified whose scope is the whole title:
+        # a hit then costs one lookup and a clock read, not a decode, a verification and a scope test.
+        self.token_passes: dict[tuple[bytes, str], int] = {}
         self.started = time.time()
 
     # --- authorisation ----------------------------------------------------------------------------
