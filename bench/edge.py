@@ -112,9 +112,11 @@ class Proc:
 
 def _spawn_json(name: str, argv: list[str], env: dict | None = None, timeout: float = 30) -> Proc:
     """Start ``argv`` on the server core and read its one JSON ready line."""
-    popen = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
-    )
+    # stderr to a file, not a pipe nobody reads: the edge logs a warning per failed fetch, and a full pipe
+    # would block its event loop in the middle of the fault scenario.
+    err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives as long as the process)
+    argv = ["taskset", "-c", SERVER_CPU, *argv]
+    popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = popen.stdout.readline()
@@ -124,7 +126,8 @@ def _spawn_json(name: str, argv: list[str], env: dict | None = None, timeout: fl
         if not line and popen.poll() is not None:
             break
     popen.kill()
-    raise SystemExit(f"{name} did not start: {popen.stderr.read()[-2000:]}")
+    err.seek(0)
+    raise SystemExit(f"{name} did not start: {err.read()[-2000:]}")
 
 
 def start_origin() -> Proc:
