@@ -18,14 +18,20 @@ from origin.player.session import Download, Player, Progress
 __all__ = ["Dynamic", "DynamicDash"]
 
 
-class Dynamic(Abr):
-    name = "dynamic"
+class _Switching(Abr):
+    """BOLA (``bola_cls``) and the throughput rule side by side: both see every event; ``is_bola`` says
+    which one is in charge."""
+
     abandons = True
-    threshold = 10.0
+    bola_cls: type[Abr] = Bola
 
     def __init__(self) -> None:
-        self.bola = Bola()
+        self.bola = self.bola_cls()
         self.tput = ThroughputRule()
+
+    @property
+    def active(self) -> Abr:
+        return self.bola if self.is_bola else self.tput
 
     def start(self, player: Player) -> None:
         super().start(player)
@@ -33,8 +39,25 @@ class Dynamic(Abr):
         self.tput.start(player)
         self.is_bola = False
 
+    def on_delay(self, seconds: float) -> None:
+        self.bola.on_delay(seconds)
+        self.tput.on_delay(seconds)
+
+    def on_download(self, download: Download) -> None:
+        self.bola.on_download(download)
+        self.tput.on_download(download)
+
+    def on_seek(self, position: float) -> None:
+        self.bola.on_seek(position)
+        self.tput.on_seek(position)
+
+
+class Dynamic(_Switching):
+    name = "dynamic"
+    threshold = 10.0
+
     def first_quality(self) -> int:
-        return (self.bola if self.is_bola else self.tput).first_quality()
+        return self.active.first_quality()
 
     def choose(self, index: int) -> tuple[int, float]:
         level = self.player.buffer_level()
@@ -47,37 +70,15 @@ class Dynamic(Abr):
             self.is_bola = True
         return b if self.is_bola else t
 
-    def on_delay(self, seconds: float) -> None:
-        self.bola.on_delay(seconds)
-        self.tput.on_delay(seconds)
-
-    def on_download(self, download: Download) -> None:
-        self.bola.on_download(download)
-        self.tput.on_download(download)
-
-    def on_seek(self, position: float) -> None:
-        self.bola.on_seek(position)
-        self.tput.on_seek(position)
-
     def check_abandon(self, progress: Progress, buffer_level: float) -> int | None:
         return self.tput.check_abandon(progress, buffer_level)
 
 
-class DynamicDash(Abr):
+class DynamicDash(_Switching):
     name = "dynamicdash"
-    abandons = True
+    bola_cls = BolaE
     low = 5.0
     high = 10.0
-
-    def __init__(self) -> None:
-        self.bola = BolaE()
-        self.tput = ThroughputRule()
-
-    def start(self, player: Player) -> None:
-        super().start(player)
-        self.bola.start(player)
-        self.tput.start(player)
-        self.is_bola = False
 
     def choose(self, index: int) -> tuple[int, float]:
         level = self.player.buffer_level()
@@ -85,19 +86,7 @@ class DynamicDash(Abr):
             self.is_bola = False
         elif not self.is_bola and level > self.high:
             self.is_bola = True
-        return (self.bola if self.is_bola else self.tput).choose(index)
-
-    def on_delay(self, seconds: float) -> None:
-        self.bola.on_delay(seconds)
-        self.tput.on_delay(seconds)
-
-    def on_download(self, download: Download) -> None:
-        self.bola.on_download(download)
-        self.tput.on_download(download)
-
-    def on_seek(self, position: float) -> None:
-        self.bola.on_seek(position)
-        self.tput.on_seek(position)
+        return self.active.choose(index)
 
     def check_abandon(self, progress: Progress, buffer_level: float) -> int | None:
-        return (self.bola if self.is_bola else self.tput).check_abandon(progress, buffer_level)
+        return self.active.check_abandon(progress, buffer_level)
