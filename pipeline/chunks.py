@@ -51,12 +51,11 @@ from pipeline.encode import (
     EncodedFile,
     EncodeResult,
     Rendition,
-    _check_duration,
     _encode_audio,
-    _measure,
     _plan,
     _run,
     _Title,
+    _video_file,
     video_args,
 )
 from pipeline.probe import MediaInfo, probe
@@ -296,21 +295,7 @@ def join_chunks(
         _run(plan.title, [*args, *_OUTPUT_TAIL, str(staged)], f"join {rendition.name}", False)
         _check_join(plan, rendition, staged, sum(len(_packets(p)) for p in paths))
         os.replace(staged, out)
-    m = _measure(out, plan.gop_frames / plan.fps)
-    _check_duration(plan.title, m, "video", plan.info.duration)
-    return EncodedFile(
-        kind="video",
-        rendition=rendition,
-        path=str(out),
-        width=m.width,
-        height=m.height,
-        duration=m.duration,
-        frames=m.frames,
-        bitrate_kbps=m.bitrate_kbps,
-        peak_bitrate_kbps=m.peak_bitrate_kbps,
-        size_bytes=m.size_bytes,
-        encode_seconds=encode_seconds,
-    )
+    return _video_file(plan.title, rendition, out, out, encode_seconds)
 
 
 def _check_join(plan: ChunkPlan, rendition: Rendition, path: Path, frames: int) -> None:

@@ -752,22 +752,27 @@ def _encode_video(
         label = f"encode {group[0].codec} x{len(group)}" if len(group) > 1 else f"encode {group[0].name}"
         seconds = _run(title, _video_command(title, jobs), label, show_progress)
         for r, path in jobs:
-            m = _measure(path, title.gop_frames / title.fps)
-            _check_duration(title, m, "video", title.info.duration)
-            files[r.name] = EncodedFile(
-                kind="video",
-                rendition=r,
-                path=str(out / path.name),
-                width=m.width,
-                height=m.height,
-                duration=m.duration,
-                frames=m.frames,
-                bitrate_kbps=m.bitrate_kbps,
-                peak_bitrate_kbps=m.peak_bitrate_kbps,
-                size_bytes=m.size_bytes,
-                encode_seconds=seconds,
-            )
+            files[r.name] = _video_file(title, r, path, out / path.name, seconds)
     return [files[r.name] for r in rungs]
+
+
+def _video_file(title: _Title, r: Rendition, path: Path, stored: Path, seconds: float) -> EncodedFile:
+    """Measure the video rendition at ``path`` (held to the title's duration) as it will be at ``stored``."""
+    m = _measure(path, title.gop_frames / title.fps)
+    _check_duration(title, m, "video", title.info.duration)
+    return EncodedFile(
+        kind="video",
+        rendition=r,
+        path=str(stored),
+        width=m.width,
+        height=m.height,
+        duration=m.duration,
+        frames=m.frames,
+        bitrate_kbps=m.bitrate_kbps,
+        peak_bitrate_kbps=m.peak_bitrate_kbps,
+        size_bytes=m.size_bytes,
+        encode_seconds=seconds,
+    )
 
 
 def _encode_audio(
