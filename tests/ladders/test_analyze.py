@@ -171,20 +171,23 @@ def test_sizes_that_own_the_cheap_end_of_the_hull_get_higher_crfs(tiny, tmp_path
     assert {p.crf for p in only_grid.points} == {24, 30} and only_grid.seconds == 0.0
 
 
+# Three 1 s excerpts of a 12 s title, one probe each, every frame scored.
+EXCERPTS = AnalysisPolicy(
+    heights=(180,),
+    crfs={"h264": (20,)},
+    presets={"h264": "veryfast"},
+    whole_below=6,
+    excerpts=3,
+    excerpt_seconds=1,
+    subsample=1,
+    extend=0,
+)
+
+
 def test_excerpts_are_spread_over_a_longer_title(tmp_path):
     title = media.clip(tmp_path, "long.mp4", seconds=12, audio=False)
     info = probe(title)
-    policy = AnalysisPolicy(
-        heights=(180,),
-        crfs={"h264": (20,)},
-        presets={"h264": "veryfast"},
-        whole_below=6,
-        excerpts=3,
-        excerpt_seconds=1,
-        subsample=1,
-        extend=0,
-        warm_up=False,  # free placement; the GOP grid and warm-up have their own test
-    )
+    policy = EXCERPTS.model_copy(update={"warm_up": False})  # free placement; the GOP grid has its own test
     cuts = excerpts(info.duration, 30.0, policy)
     assert cuts == [(pytest.approx(1.5), pytest.approx(1.0)), (5.5, 1.0), (9.5, 1.0)]
     result = analyze(title, ["h264"], policy, cache=tmp_path / "cache", show_progress=False)
@@ -215,17 +218,7 @@ def test_excerpts_are_spread_over_a_longer_title(tmp_path):
 
 def test_warm_excerpts_sit_on_the_gop_grid_and_drop_their_lead(tmp_path):
     title = media.clip(tmp_path, "long.mp4", seconds=12, audio=False)
-    policy = AnalysisPolicy(
-        heights=(180,),
-        crfs={"h264": (20,)},
-        presets={"h264": "veryfast"},
-        whole_below=6,
-        excerpts=3,
-        excerpt_seconds=1,
-        subsample=1,
-        extend=0,
-        gop_seconds=1,
-    )
+    policy = EXCERPTS.model_copy(update={"gop_seconds": 1.0})
     # Centred starts 1.5, 5.5 and 9.5 s move to the nearest keyframe of the final encode (every 1 s).
     assert excerpts(12.0, 30.0, policy) == [(2.0, 1.0), (6.0, 1.0), (10.0, 1.0)]
     result = analyze(title, ["h264"], policy, cache=tmp_path / "cache", show_progress=False)
