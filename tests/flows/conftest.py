@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.synth import synthesize
+from tests.wait import wait_for
 
 
 def _free_port() -> int:
@@ -58,18 +58,20 @@ def prefect_api(tmp_path_factory) -> Iterator[dict[str, str]]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        try:
+            wait_for(healthy, "the Prefect server", timeout=180, proc=proc, interval=0.2)
+        except AssertionError as exc:
+            log_tail = (home / "server.log").read_text()[-2000:]
+            raise RuntimeError(f"prefect server did not start ({exc}): {log_tail}") from None
         yield {**prefect_env, "PREFECT_API_URL": url}
     finally:
         _stop(proc)

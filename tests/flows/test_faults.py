@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from origin.config import S3Location
 from origin.publish import current
 from packager.validate import validate
 from tests import media
+from tests.wait import wait_for
 from vodflow.process import run
 
 
@@ -35,19 +35,6 @@ def journal(env: dict[str, str]) -> list[dict]:
     for path in Path(env["VODFLOW_WORK"]).glob("*/events.jsonl"):
         events += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sorted(events, key=lambda e: e["t"])
-
-
-def wait_for(condition, what: str, timeout: float = 300.0, proc: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the ingest exited ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_sigkill_during_encoding_then_rerun_resumes_without_repeating_finished_tasks(

@@ -6,8 +6,9 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
+
+from tests.wait import wait_for
 
 
 def deployments(api: str) -> set[str]:
@@ -29,11 +30,13 @@ def test_serve_flows_registers_both_deployments_and_stops_on_sigint(flow_env):
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve-flows"], env=flow_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not {"ingest-title", "ingest-batch"} <= flow_names(api) or "vodflow" not in deployments(api):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "no deployments after 120 s"
-            time.sleep(0.2)
+        wait_for(
+            lambda: {"ingest-title", "ingest-batch"} <= flow_names(api) and "vodflow" in deployments(api),
+            "both deployments",
+            timeout=120,
+            proc=proc,
+            interval=0.2,
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         try:
