@@ -388,9 +388,9 @@ def _probe(src: Path, cache: Path, title_hash: str) -> MediaInfo:
 # --- measuring --------------------------------------------------------------------------------------
 
 
-def _cut(src: Path, info: MediaInfo, fps: Fraction, excerpt: _Excerpt, out: Path) -> Path:
-    """Write ``excerpt`` of ``src`` (with its warm-up lead) as raw frames to ``out``: the probes' source,
-    and, less the lead, their VMAF reference."""
+def _cut(src: Path, info: MediaInfo, fps: Fraction, excerpt: _Excerpt, out: Path, ref: Path) -> None:
+    """Write ``excerpt`` of ``src`` as raw frames: with its warm-up lead to ``out`` (the probes' source)
+    and, when it has a lead, without it to ``ref`` (their VMAF reference, made once for every codec)."""
     v = require_video(info)
     pix_fmt = "yuv420p10le" if v.bit_depth > 8 else "yuv420p"
     run_ffmpeg(
@@ -421,7 +421,8 @@ def _cut(src: Path, info: MediaInfo, fps: Fraction, excerpt: _Excerpt, out: Path
         label=f"excerpt {excerpt.name}",
         show_progress=False,
     )
-    return out
+    if excerpt.lead:
+        _uncut(out, excerpt.lead, ref)
 
 
 def _uncut(src: Path, lead: int, out: Path) -> None:
@@ -448,6 +449,7 @@ def _uncut(src: Path, lead: int, out: Path) -> None:
 
 def _measure(
     src: Path,
+    ref: Path,
     excerpt: _Excerpt,
     probes: Sequence[_Probe],
     keys: Sequence[dict[str, object]],
@@ -458,7 +460,8 @@ def _measure(
     threads: int,
     batch: int,
 ) -> None:
-    """Encode ``probes`` of one excerpt and codec in one ffmpeg, score them, and cache each one."""
+    """Encode ``probes`` of one excerpt and codec from ``src`` in one ffmpeg, score them against ``ref``
+    (``src`` less the excerpt's lead), and cache each one."""
     renditions = [p.rendition(policy.gop_seconds) for p in probes]
     out = Path(tempfile.mkdtemp(dir=work, prefix=f"{probes[0].codec}-"))
     try:
@@ -469,11 +472,8 @@ def _measure(
         wall = encoded[0].encode_seconds
         # (bits, seconds) of what stands for the excerpt: without its warm-up GOP when it has one.
         kept = [(f.bitrate_kbps * 1000 * f.duration, f.duration) for f in encoded]
-        ref = src
         if excerpt.lead:
             fps = float(parse_rate(result.frame_rate) or 0)
-            ref = out / "reference.nut"
-            _uncut(src, excerpt.lead, ref)
             kept = [(float(t.bits), t.duration) for t in (tail(f.path, skip=excerpt.lead, fps=fps) for f in encoded)]
         scores = vmaf_many(
             ref,
@@ -609,11 +609,17 @@ class _Run:
         work = Path(tempfile.mkdtemp(dir=root, prefix="work-"))
         try:
             paths: dict[int, Path] = {}
+            refs: dict[int, Path] = {}
             needed = sorted({i for i, _ in missing})
             for i in needed:
                 paths[i] = src if cuts[i].whole else work / f"excerpt{i}.nut"
+                refs[i] = work / f"excerpt{i}-reference.nut" if cuts[i].lead else paths[i]
             _run_pool(
-                [(lambda i=i: _cut(src, self.info, self.rate, cuts[i], paths[i])) for i in needed if not cuts[i].whole],
+                [
+                    (lambda i=i: _cut(src, self.info, self.rate, cuts[i], paths[i], refs[i]))
+                    for i in needed
+                    if not cuts[i].whole
+                ],
                 workers,
                 f"analyze {name}: cut {len(needed)} excerpts",
                 self.show_progress,
@@ -623,6 +629,7 @@ class _Run:
                 (
                     lambda i=i, todo=todo: _measure(
                         paths[i],
+                        refs[i],
                         cuts[i],
                         [p for p, _ in todo],
                         [k for _, k in todo],
