@@ -14,6 +14,13 @@
    one-frame timestamps, keyframes exactly every GOP) and uploads the rendition to ``.../out/``.
 4. The flow process downloads the renditions into ``out`` and deletes the work objects.
 
+Given a ``result_storage`` (the ingest passes its workspace root's), chunk and audio tasks are cached: the
+key is the work prefix (its digest: source bytes + plan, renditions included), the chunk index (the
+audio renditions for the audio task) and the binary versions; the result (the object keys written) is
+persisted there, so a re-run after a crash encodes only the chunks that had not finished. A cached result
+names objects that step 4 may since have deleted: each one is checked (``HEAD``) and the task re-run with
+``refresh_cache`` when any is gone. Joins are not cached (a stream copy of objects that may be gone).
+
 Nothing but S3 is shared between the flow process and the workers, so a worker on another machine does
 its part as well as a local one: it needs this package (and its PyPI binaries) installed, network access
 to the Dask scheduler and to the S3 endpoint, and nothing else.
@@ -22,16 +29,20 @@ to the Dask scheduler and to the S3 endpoint, and nothing else.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from botocore.exceptions import ClientError
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
+from prefect.filesystems import WritableFileSystem
 from prefect_dask import DaskTaskRunner
 
 from origin.config import Origin
@@ -41,11 +52,13 @@ from vodflow.errors import UsageError
 
 __all__ = ["encode_distributed", "task_runner"]
 
+log = logging.getLogger(__name__)
+
 _PRESIGN_SECONDS = 6 * 3600  # a chunk task may wait in a busy cluster's queue before it reads
-# Prefect records a flow run's parameters in its database: the origin (with its secret key) reaches the
-# flow through this table instead, keyed by a random token. Tasks get it as an argument: Dask pickles it
-# to the workers and Prefect does not store task arguments.
-_ORIGINS: dict[str, Origin] = {}
+# Prefect records a flow run's parameters in its database: the origin (with its secret key) and the result
+# storage reach the flow through this table instead, keyed by a random token. Tasks get the origin as an
+# argument: Dask pickles it to the workers and Prefect does not store task arguments.
+_CALLS: dict[str, tuple[Origin, WritableFileSystem | None]] = {}
 
 
 def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
@@ -73,6 +86,25 @@ def _digest(path: Path, plan: ChunkPlan) -> str:
     return h.hexdigest()[:20]
 
 
+def _work_key(task: str, parameters: dict, part: str) -> str:
+    """``distributed/<digest>/<task>-<part>-<hash>``: where the origin holds the work (bucket and prefix,
+    which ends in the digest of source + plan), which part of it, and every binary's version."""
+    from flows.tasks import versions_digest
+
+    prefix = parameters["prefix"]
+    where = f"{_bucket(parameters['origin'])}\0{prefix}\0{part}\0{versions_digest()}"
+    return f"distributed/{prefix.rsplit('/', 1)[-1]}/{task}-{part}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+
+
+def _chunk_key(context, parameters: dict) -> str:
+    return _work_key("encode-chunk", parameters, f"{parameters['index']:05d}")
+
+
+def _audio_key(context, parameters: dict) -> str:
+    audio = json.dumps([a.model_dump(mode="json") for a in parameters["audio"]], sort_keys=True)
+    return _work_key("encode-audio", parameters, hashlib.sha256(audio.encode()).hexdigest()[:12])
+
+
 def _bucket(origin: Origin) -> str:
     return origin.location.bucket
 
@@ -83,7 +115,7 @@ def _source_url(origin: Origin, key: str) -> str:
     )
 
 
-@task(name="encode-chunk", cache_policy=NO_CACHE)
+@task(name="encode-chunk", task_run_name="encode-chunk-{index}", cache_policy=NO_CACHE)
 def _chunk_task(
     plan: ChunkPlan, index: int, origin: Origin, prefix: str, source_key: str
 ) -> tuple[dict[str, str], float]:
@@ -101,7 +133,7 @@ def _chunk_task(
     return keys, seconds
 
 
-@task(name="encode-audio", cache_policy=NO_CACHE)
+@task(name="encode-audio", task_run_name="encode-audio", cache_policy=NO_CACHE)
 def _audio_task(
     plan: ChunkPlan, audio: Sequence[AudioRendition], origin: Origin, prefix: str, source_key: str
 ) -> list[EncodedFile]:
@@ -151,6 +183,30 @@ def _upload_source(origin: Origin, src: Path, key: str) -> None:
     client.upload_file(str(src), _bucket(origin), key)
 
 
+def _stored(origin: Origin, keys: Sequence[str]) -> bool:
+    """True when every object in ``keys`` exists (a missing one answers 404; any other error is raised)."""
+    client = origin.client()
+    for key in keys:
+        try:
+            client.head_object(Bucket=_bucket(origin), Key=key)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+    return True
+
+
+def _results(futures: list, keys_of: Callable, again: Callable[[int], object], origin: Origin, what: str) -> list:
+    """Every future's result; a result taken from the cache whose objects are gone is made again
+    (``again(i)`` resubmits the ``i``-th with ``refresh_cache``, all such together)."""
+    results = [f.result() for f in futures]
+    stale = [i for i, f in enumerate(futures) if f.state.name == "Cached" and not _stored(origin, keys_of(results[i]))]
+    if stale:
+        log.info("%s %s: cached, but their work objects are gone; running again", what, stale)
+    redone = {i: again(i) for i in stale}
+    return [redone[i].result() if i in redone else r for i, r in enumerate(results)]
+
+
 def _delete_prefix(origin: Origin, prefix: str) -> None:
     client = origin.client()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=_bucket(origin), Prefix=prefix + "/"):
@@ -170,7 +226,7 @@ def _encode_flow(
     keep_work: bool,
 ) -> EncodeResult:
     started = time.monotonic()
-    origin = _ORIGINS[origin_token]
+    origin, storage = _CALLS[origin_token]
     src = Path(source)
     plan = plan_chunks(src, renditions, chunk_seconds=chunk_seconds)
     warnings = list(plan.warnings)
@@ -180,14 +236,32 @@ def _encode_flow(
     source_key = f"{prefix}/source{src.suffix.lower()}"
     _upload_source(origin, src, source_key)
 
-    chunks = [_chunk_task.submit(plan, i, origin, prefix, source_key) for i in range(len(plan.starts))]
-    audio_run = _audio_task.submit(plan, audio, origin, prefix, source_key)
-    done = [c.result() for c in chunks]
+    chunk_task, audio_task = _chunk_task, _audio_task
+    if storage is not None:
+        chunk_task = _chunk_task.with_options(
+            cache_policy=CacheKeyFnPolicy(cache_key_fn=_chunk_key), result_storage=storage, persist_result=True
+        )
+        audio_task = _audio_task.with_options(
+            cache_policy=CacheKeyFnPolicy(cache_key_fn=_audio_key), result_storage=storage, persist_result=True
+        )
+
+    def chunk(i: int, **options):
+        return chunk_task.with_options(**options).submit(plan, i, origin, prefix, source_key)
+
+    def audio_files(**options):
+        return audio_task.with_options(**options).submit(plan, audio, origin, prefix, source_key)
+
+    chunks = [chunk(i) for i in range(len(plan.starts))]
+    audio_run = audio_files()
+    done = _results(chunks, lambda r: list(r[0].values()), lambda i: chunk(i, refresh_cache=True), origin, "chunks")
+    [audio_done] = _results(
+        [audio_run], lambda r: [f.path for f in r], lambda _: audio_files(refresh_cache=True), origin, "audio"
+    )
     seconds = sum(s for _, s in done)  # CPU-side cost: every chunk's encode time, wherever it ran
     joins = [
         _join_task.submit(plan, r, [keys[r.name] for keys, _ in done], origin, prefix, seconds) for r in plan.renditions
     ]
-    remote = [j.result() for j in joins] + audio_run.result()
+    remote = [j.result() for j in joins] + audio_done
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +301,7 @@ def encode_distributed(
     audio: Sequence[AudioRendition] = DEFAULT_AUDIO,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     keep_work: bool = False,
+    result_storage: WritableFileSystem | None = None,
 ) -> EncodeResult:
     """Encode ``renditions`` (and ``audio``) of the local file ``source`` into ``out`` on a Dask cluster.
 
@@ -247,8 +322,12 @@ def encode_distributed(
 
     It runs as a Prefect flow ("encode-distributed") whose tasks (``encode-chunk`` x chunks,
     ``encode-audio``, ``join-chunks`` x renditions) go to ``DaskTaskRunner``; called inside another flow
-    it becomes a subflow of that flow. Tasks are not cached (``NO_CACHE``): resuming is the caller's
-    cache's job, keyed by the inputs as for ``encode``.
+    it becomes a subflow of that flow. Without ``result_storage`` no task is cached (``NO_CACHE``). With
+    it (a saved Prefect file-system block every worker can write at the same path: a local cluster, or a shared
+    folder) ``encode-chunk`` and ``encode-audio`` are cached there by the work digest, the chunk index
+    (the audio renditions) and the binary versions, so a call after a crash re-encodes only the chunks
+    that had not finished; a cached chunk whose objects were deleted since (the end of every call without
+    ``keep_work``) is encoded again. ``join-chunks`` always runs.
 
     Raises what ``pipeline.encode.encode`` raises for the source and the rungs (before anything is
     uploaded), ``UsageError`` for both or bad cluster options, ``OriginNotRunning`` when the default
@@ -256,14 +335,16 @@ def encode_distributed(
     for S3) when a chunk, the audio or a join fails; ``out`` then holds none of this call's files.
     """
     runner = task_runner(dask_address=dask_address, workers=workers)
+    if result_storage is not None and getattr(result_storage, "_block_document_id", None) is None:
+        raise UsageError("the result storage of distributed tasks must be a saved block (call .save(name) first)")
     origin = origin or Origin.resolve()
     src = Path(source)
     if not src.is_file():
         raise UsageError(f"{src}: no such file")
     token = secrets.token_hex(8)
-    _ORIGINS[token] = origin
+    _CALLS[token] = (origin, result_storage)
     try:
         run = _encode_flow.with_options(task_runner=runner)
         return run(str(src), list(renditions), str(out), token, list(audio), float(chunk_seconds), keep_work)
     finally:
-        del _ORIGINS[token]
+        del _CALLS[token]

@@ -181,7 +181,8 @@ def encode_task(
     """One codec's rungs (and the audio, when ``audio``) into ``out``; no quality measurement here.
 
     With ``settings.dask`` the codec's chunks are encoded on that Dask cluster (``flows.distributed``,
-    sources and chunks through the origin); with ``settings.chunked`` chunk by chunk in this process
+    sources and chunks through the origin; on a local cluster each chunk is cached beside this task's
+    result, in the workspace root); with ``settings.chunked`` chunk by chunk in this process
     (``pipeline.chunks.encode_chunked``, the same files); otherwise one ffmpeg per codec."""
     from ladders.verify import encode_ladder
     from pipeline.encode import DEFAULT_AUDIO
@@ -189,10 +190,13 @@ def encode_task(
     renditions = [r.rendition() for r in ladder.for_codec(codec)]
     audio_set = (ladder.audio or DEFAULT_AUDIO) if audio else ()
     if settings.dask:
+        from prefect.context import TaskRunContext
+
         from flows.distributed import encode_distributed
         from origin.config import Origin
 
         local = settings.dask.startswith("local:")
+        context = TaskRunContext.get()
         return encode_distributed(
             src,
             renditions,
@@ -201,6 +205,10 @@ def encode_task(
             workers=int(settings.dask.split(":", 1)[1]) if local else None,
             origin=Origin.resolve(settings.origin, state_dir=settings.origin_state),
             audio=audio_set,
+            # A local cluster's workers write this task's own result storage (the workspace root), so a
+            # re-run after a crash takes every finished chunk from there. A remote cluster's workers do
+            # not share the folder: their chunks are not cached.
+            result_storage=context.result_store.result_storage if local and context else None,
         )
     if settings.chunked:
         from pipeline.chunks import encode_chunked
