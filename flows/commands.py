@@ -38,6 +38,10 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # A loaded 2-core machine can need more than Prefect's 20 s to start the embedded server.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # Dask (--workers/--dask) logs every worker's start and stop at INFO, and a closed connection while a
+    # local cluster shuts down as an error with its traceback; the stage board and the one-line reasons
+    # say what matters. Set before dask is imported; worker processes inherit it.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
 
 
 def prefect_console_off(verbose: int) -> None:

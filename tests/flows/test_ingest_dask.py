@@ -66,6 +66,7 @@ def test_ingest_with_two_local_workers_encodes_on_dask_and_publishes(flow_env, t
     prefix = f"t/{uuid.uuid4().hex[:12]}"
     res = run(_argv(tiny["pan"], seaweed, prefix), env=flow_env, check=False, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr  # Dask's shutdown noise stays off the terminal
     origin = _published(flow_env, seaweed, prefix)
 
     tasks = distributed_tasks(flow_env, journal(flow_env)[-1]["run"])
