@@ -46,7 +46,7 @@ def _direct(src: Path, settings, out: Path) -> None:
     probe(src)
     qa(src, show_progress=False).raise_for_failure()
     analysed = ["h264", *[c for c in settings.codecs if c != "h264"]]
-    points = analyze(src, analysed, settings.analysis, show_progress=False)
+    points = analyze(src, analysed, settings.analysis.aiming(settings.target_vmaf), show_progress=False)
     policy = LadderPolicy(target_vmaf=settings.target_vmaf, max_rungs=settings.max_rungs)
     ladder = select(points, policy, codecs=analysed)
     ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in settings.codecs]})

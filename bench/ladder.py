@@ -88,7 +88,7 @@ def run_codec(src: Path, work: Path, codec: str, policy: LadderPolicy, *, every:
     """Analyse, select, encode and measure one codec's per-title ladder (and H.264's fixed ladder)."""
     codecs = ["h264"] if codec == "h264" else ["h264", codec]
     started, cpu = time.monotonic(), _children_cpu()
-    points = analyze(src, codecs, AnalysisPolicy(), cache=cache, show_progress=False)
+    points = analyze(src, codecs, AnalysisPolicy().aiming(policy.target_vmaf), cache=cache, show_progress=False)
     analysis_s, analysis_cpu = time.monotonic() - started, _children_cpu() - cpu
     ladder = select(points, policy, codecs=codecs)
     started, cpu = time.monotonic(), _children_cpu()

@@ -192,7 +192,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     # A newer codec's rung must beat H.264 at its bitrate to be kept, so H.264 is always analysed.
     analysed = ["h264", *[c for c in codecs if c != "h264"]]
     policy = LadderPolicy(target_vmaf=args.target, max_rungs=args.max_rungs)
-    points = analyze(args.src, analysed, AnalysisPolicy(), show_progress=not args.json)
+    points = analyze(args.src, analysed, AnalysisPolicy().aiming(args.target), show_progress=not args.json)
     ladder = select(points, policy, codecs=analysed)
     ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})
     if args.out:

@@ -160,7 +160,7 @@ def ladder_task(src: str, source_sha256: str, info, settings: Settings, workspac
         return None, Ladder(source=src, kind="fixed", rungs=rungs)
     # A newer codec's rung must beat H.264 at its bitrate to be kept, so H.264 is always analysed.
     analysed = ["h264", *[c for c in codecs if c != "h264"]]
-    points = analyze(src, analysed, settings.analysis, show_progress=show_progress)
+    points = analyze(src, analysed, settings.analysis.aiming(settings.target_vmaf), show_progress=show_progress)
     policy = LadderPolicy(target_vmaf=settings.target_vmaf, max_rungs=settings.max_rungs)
     ladder = select(points, policy, codecs=analysed)
     return points, ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})

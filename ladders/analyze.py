@@ -20,6 +20,10 @@ How it stays cheap and faithful:
   process (``pipeline.encode.encode``: the very rungs the final encode would write, with its closed
   GOPs), and scored by one ffmpeg process per ``policy.vmaf_batch`` probes
   (``pipeline.quality.vmaf_many``: the reference decoded once, libvmaf's SSIM in the same pass).
+* **Probes where the ladder needs them.** A small CRF grid first (three per codec), then rounds of one
+  more CRF only at the sizes that own an end of the hull: up, where a size's cheapest probe is still
+  above the ladder's floor; down, where its best probe is still under the top rung's target (+1).
+  Easy titles pay nothing for qualities no rung will have; hard ones get the probes their top needs.
 * **In parallel up to the cores.** (excerpt, codec) jobs run on ``policy.jobs`` threads, each driving
   one ffmpeg at a time, so no more heavy processes run at once than there are cores.
 * **Cached by content.** Each probe's measurements (bits, duration, per-frame VMAF and SSIM, encode
@@ -85,16 +89,21 @@ log = logging.getLogger(__name__)
 ANALYSIS_VERSION = 2
 
 DEFAULT_HEIGHTS: tuple[int, ...] = (2160, 1440, 1080, 720, 540, 432, 360, 270, 144)
-# Four CRFs per codec: what fits the cost goal (analysis <= the final ladder's encode time) with the
-# final preset. H.264 18..33 spans VMAF ~98.5 down to ~45-90 (by size) on the 60 s sample title, the
-# range a ladder's rungs fall in; lower rates come from the smaller sizes. The HEVC, AV1 and VP9 grids
-# are the H.264 one moved to those encoders' scales (not measured here).
+# Three CRFs per codec, then adaptive ends (``AnalysisPolicy.extend``/``extend_down``): what fits the
+# cost goal (analysis <= the final ladder's encode time) with the final preset. H.264 23..33 spans VMAF
+# ~96.5 down to ~45-88 (by size) on the 60 s sample title; a fourth grid CRF (18) at every size cost a
+# quarter of the analysis there and its probes were never on the hull except at the top size of hard
+# titles, which the adaptive top now reaches on demand. The HEVC, AV1 and VP9 grids are the H.264 one
+# moved to those encoders' scales (not measured here).
 DEFAULT_CRFS: dict[str, tuple[float, ...]] = {
-    "h264": (18, 23, 28, 33),
-    "hevc": (20, 25, 30, 35),
-    "av1": (27, 35, 43, 51),
-    "vp9": (24, 32, 40, 48),
+    "h264": (23, 28, 33),
+    "hevc": (25, 30, 35),
+    "av1": (35, 43, 51),
+    "vp9": (32, 40, 48),
 }
+# The lowest CRF the adaptive top probes: below it the encoders head for lossless profiles (x264 CRF 0 is
+# High 4:4:4 Predictive, which players do not take) and no ladder needs the bits.
+CRF_MIN = 8.0
 _CODECS: tuple[str, ...] = get_args(Codec)
 _CACHE_ENV = "VODFLOW_CACHE"
 _DEFAULT_CACHE = Path(".vodflow") / "cache"
@@ -141,6 +150,12 @@ class AnalysisPolicy(Record):
     # smaller sizes' probes below it on the hull already (1080p CRF 38 on the 60 s title cost an eighth
     # of the analysis and was never a rung).
     extend_within: float = Field(4.0, ge=1)
+    # Adaptive top: a size whose lowest-CRF probe is on the codec's hull and scores under top_vmaf gets
+    # the next CRF down (the grid's first step), up to `extend_down` more per size, so the hull brackets
+    # the ladder's top rung (``aiming``: its target + 1) on hard titles, and easy ones pay nothing for
+    # qualities no rung will have.
+    top_vmaf: float = Field(96.0, gt=0, le=100)
+    extend_down: int = Field(2, ge=0)
     # Probe preset per codec; missing: the final encode's (pipeline.encode.DEFAULT_PRESET).
     presets: dict[str, str] = Field(default_factory=dict)
     gop_seconds: float = Field(2.0, gt=0)  # as the final encode's, so probes have its keyframes
@@ -187,6 +202,16 @@ class AnalysisPolicy(Record):
         """How far an extension moves past the grid's highest CRF: the grid's last step (5 by default)."""
         crfs = self.crfs_for(codec)
         return crfs[-1] - crfs[-2] if len(crfs) > 1 else 5.0
+
+    def crf_step_down_for(self, codec: str) -> float:
+        """How far the adaptive top moves below the grid's lowest CRF: the grid's first step."""
+        crfs = self.crfs_for(codec)
+        return crfs[1] - crfs[0] if len(crfs) > 1 else 5.0
+
+    def aiming(self, target_vmaf: float) -> AnalysisPolicy:
+        """This policy with its adaptive top set for a ladder whose top rung aims at ``target_vmaf``: one
+        point above it, so the top rung's CRF is interpolated between probes rather than extrapolated."""
+        return self.model_copy(update={"top_vmaf": min(100.0, target_vmaf + 1.0)})
 
     def preset_for(self, codec: str) -> str:
         return self.presets.get(codec, DEFAULT_PRESET[codec])
@@ -554,19 +579,30 @@ def _run_pool(jobs: Sequence[Callable[[], None]], workers: int, label: str, show
 def _extensions(
     codec: str, probes: Sequence[_Probe], points: dict[_Probe, RDPoint], policy: AnalysisPolicy
 ) -> list[_Probe]:
-    """The next CRF for each size of ``codec`` whose highest-CRF probe is on the hull and above the floor,
-    but within ``policy.extend_within`` times it."""
+    """The probes one more round of the adaptive ends adds for ``codec``, per size on the hull:
+
+    - low end: the next CRF up where the highest-CRF probe is on the hull and above the floor, but within
+      ``policy.extend_within`` times it (at most ``policy.extend`` past the grid);
+    - top: the next CRF down where the lowest-CRF probe is on the hull and under ``policy.top_vmaf`` (at
+      most ``policy.extend_down`` below the grid, never under ``CRF_MIN``)."""
     mine = [p for p in probes if p.codec == codec]
     on_hull = {(q.width, q.height, q.crf) for q in hull(points[p] for p in mine).points}
-    step = policy.crf_step_for(codec)
+    grid = policy.crfs_for(codec)
+    up, down = policy.crf_step_for(codec), policy.crf_step_down_for(codec)
     out = []
     for size in dict.fromkeys((p.width, p.height) for p in mine):
-        last = max((p for p in mine if (p.width, p.height) == size), key=lambda p: p.crf)
-        crf = last.crf + step
+        own = [p for p in mine if (p.width, p.height) == size]
+        last = max(own, key=lambda p: p.crf)
         point = points[last]
         near_floor = policy.floor_kbps < point.bitrate_kbps <= policy.extend_within * policy.floor_kbps
-        if (*size, last.crf) in on_hull and near_floor and crf <= CRF_MAX[codec]:
-            out.append(_Probe(codec, last.width, last.height, crf, last.preset))
+        room = sum(p.crf > grid[-1] for p in own) < policy.extend
+        if (*size, last.crf) in on_hull and near_floor and room and last.crf + up <= CRF_MAX[codec]:
+            out.append(_Probe(codec, last.width, last.height, last.crf + up, last.preset))
+        first = min(own, key=lambda p: p.crf)
+        room = sum(p.crf < grid[0] for p in own) < policy.extend_down
+        short = points[first].vmaf < policy.top_vmaf
+        if (*size, first.crf) in on_hull and short and room and first.crf - down >= CRF_MIN:
+            out.append(_Probe(codec, first.width, first.height, first.crf - down, first.preset))
     return out
 
 
@@ -670,7 +706,8 @@ def analyze(
     """Measure rate-quality points of ``source`` for each of ``codecs`` and return its ``RDPoints``.
 
     Points: every size of :func:`sizes` x every CRF of the policy, per codec, on the excerpts of
-    :func:`excerpts`. Cached under :func:`cache_dir` (``cache``), so a repeated call runs no ffmpeg.
+    :func:`excerpts`, and the adaptive ends' extra CRFs (see ``AnalysisPolicy``). Cached under
+    :func:`cache_dir` (``cache``), so a repeated call runs no ffmpeg.
     ``RDPoints.seconds`` is this call's wall time, 0 when every point came from the cache.
 
     Raises ``UsageError`` for an unknown codec or a missing path, ``ProbeError``/``NoVideoStream``/
@@ -716,8 +753,9 @@ def analyze(
 
     run = _Run(src, info, rate, cuts, policy, model, root, title_hash, v.width, v.height, show_progress)
     found = run.measure([p for c in wanted for p in probes[c]])
-    # The adaptive low end: rounds of one more CRF on the sizes that still own the hull's cheap end.
-    for _ in range(policy.extend):
+    # The adaptive ends: rounds of one more CRF on the sizes that still own the hull's cheap end, or its
+    # top short of the ladder's target.
+    for _ in range(max(policy.extend, policy.extend_down)):
         points = {p: _point(p, [found[(i, p)] for i in range(len(cuts))]) for c in wanted for p in probes[c]}
         more = [q for c in wanted for q in _extensions(c, probes[c], points, policy)]
         if not more:

@@ -23,7 +23,8 @@ POLICY = AnalysisPolicy(
     crfs={"h264": (22, 36), "hevc": (24, 38), "av1": (30, 50), "vp9": (30, 50)},
     presets={"h264": "veryfast", "hevc": "ultrafast", "av1": "12", "vp9": "8"},
     subsample=2,
-    extend=0,  # the adaptive low end has its own test
+    extend=0,  # the adaptive ends have their own tests
+    extend_down=0,
 )
 SIZES = [(320, 180), (160, 90)]
 
@@ -171,6 +172,34 @@ def test_sizes_that_own_the_cheap_end_of_the_hull_get_higher_crfs(tiny, tmp_path
     assert {p.crf for p in only_grid.points} == {24, 30} and only_grid.seconds == 0.0
 
 
+def test_sizes_that_own_the_top_of_the_hull_short_of_the_target_get_lower_crfs(tiny, tmp_path):
+    # A top above every probe: each size whose lowest-CRF probe is on the hull gets the next CRF down
+    # (the grid's first step), round after round, up to `extend_down` more; the others get nothing.
+    policy = POLICY.model_validate(
+        {**POLICY.model_dump(), "crfs": {"h264": (30, 36)}, "extend_down": 2, "top_vmaf": 100.0}
+    )
+    result = analyze(tiny["grain"], ["h264"], policy, cache=tmp_path, show_progress=False)
+    grid = {(p.width, p.height, p.crf): p for p in result.points}
+    extra = sorted(k for k in grid if k[2] < 30)
+    # The best point (the source size at its lowest CRF) always ends the hull, so it grows twice.
+    assert (320, 180, 24) in grid and (320, 180, 18) in grid
+    for w, h, crf in extra:
+        assert crf in (24, 18)
+        above = grid[(w, h, crf + 6)]
+        assert above in hull(p for p in result.points if p.crf > crf).points, "only a size on the hull grows"
+    assert grid[(320, 180, 18)].vmaf > grid[(320, 180, 24)].vmaf > grid[(320, 180, 30)].vmaf
+    # A top every probe already reaches: the grid alone, and nothing measured.
+    reached = policy.model_validate({**policy.model_dump(), "top_vmaf": 1.0})
+    only_grid = analyze(tiny["grain"], ["h264"], reached, cache=tmp_path, show_progress=False)
+    assert {p.crf for p in only_grid.points} == {30, 36} and only_grid.seconds == 0.0
+
+
+def test_the_adaptive_top_aims_one_point_above_the_ladder_target():
+    assert AnalysisPolicy().aiming(95.0).top_vmaf == 96.0
+    assert AnalysisPolicy().aiming(97.95).top_vmaf == pytest.approx(98.95)
+    assert AnalysisPolicy().aiming(99.5).top_vmaf == 100.0
+
+
 # Three 1 s excerpts of a 12 s title, one probe each, every frame scored.
 EXCERPTS = AnalysisPolicy(
     heights=(180,),
@@ -181,6 +210,7 @@ EXCERPTS = AnalysisPolicy(
     excerpt_seconds=1,
     subsample=1,
     extend=0,
+    extend_down=0,
 )
 
 
