@@ -109,10 +109,9 @@ def _bucket(origin: Origin) -> str:
     return origin.location.bucket
 
 
-def _source_url(origin: Origin, key: str) -> str:
-    return origin.client().generate_presigned_url(
-        "get_object", Params={"Bucket": _bucket(origin), "Key": key}, ExpiresIn=_PRESIGN_SECONDS
-    )
+def _source_url(client, bucket: str, key: str) -> str:
+    params = {"Bucket": bucket, "Key": key}
+    return client.generate_presigned_url("get_object", Params=params, ExpiresIn=_PRESIGN_SECONDS)
 
 
 @task(name="encode-chunk", task_run_name="encode-chunk-{index}", cache_policy=NO_CACHE)
@@ -123,7 +122,7 @@ def _chunk_task(
     client = origin.client()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vodflow-chunk-") as tmp:
-        made = encode_chunk(plan, index, tmp, input_url=_source_url(origin, source_key))
+        made = encode_chunk(plan, index, tmp, input_url=_source_url(client, _bucket(origin), source_key))
         seconds = time.monotonic() - started
         keys = {}
         for name, path in made.items():
@@ -172,23 +171,21 @@ def _join_task(
     return joined.model_copy(update={"path": key})
 
 
-def _upload_source(origin: Origin, src: Path, key: str) -> None:
-    client = origin.client()
+def _upload_source(client, bucket: str, src: Path, key: str) -> None:
     try:
-        head = client.head_object(Bucket=_bucket(origin), Key=key)
+        head = client.head_object(Bucket=bucket, Key=key)
         if head["ContentLength"] == src.stat().st_size:
             return  # uploaded by an earlier run: the key holds the content hash
     except client.exceptions.ClientError:
         pass
-    client.upload_file(str(src), _bucket(origin), key)
+    client.upload_file(str(src), bucket, key)
 
 
-def _stored(origin: Origin, keys: Sequence[str]) -> bool:
+def _stored(client, bucket: str, keys: Sequence[str]) -> bool:
     """True when every object in ``keys`` exists (a missing one answers 404; any other error is raised)."""
-    client = origin.client()
     for key in keys:
         try:
-            client.head_object(Bucket=_bucket(origin), Key=key)
+            client.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                 return False
@@ -196,23 +193,23 @@ def _stored(origin: Origin, keys: Sequence[str]) -> bool:
     return True
 
 
-def _results(futures: list, keys_of: Callable, again: Callable[[int], object], origin: Origin, what: str) -> list:
+def _results(futures: list, keys_of: Callable, again: Callable[[int], object], client, bucket: str, what: str) -> list:
     """Every future's result; a result taken from the cache whose objects are gone is made again
     (``again(i)`` resubmits the ``i``-th with ``refresh_cache``, all such together)."""
     results = [f.result() for f in futures]
-    stale = [i for i, f in enumerate(futures) if f.state.name == "Cached" and not _stored(origin, keys_of(results[i]))]
+    cached = [i for i, f in enumerate(futures) if f.state.name == "Cached"]
+    stale = [i for i in cached if not _stored(client, bucket, keys_of(results[i]))]
     if stale:
         log.info("%s %s: cached, but their work objects are gone; running again", what, stale)
     redone = {i: again(i) for i in stale}
     return [redone[i].result() if i in redone else r for i, r in enumerate(results)]
 
 
-def _delete_prefix(origin: Origin, prefix: str) -> None:
-    client = origin.client()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=_bucket(origin), Prefix=prefix + "/"):
+def _delete_prefix(client, bucket: str, prefix: str) -> None:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
         objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if objects:
-            client.delete_objects(Bucket=_bucket(origin), Delete={"Objects": objects, "Quiet": True})
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
 
 @flow(name="encode-distributed")
@@ -234,7 +231,10 @@ def _encode_flow(
         warnings.append(f"{src}: no audio stream; audio renditions skipped")
     prefix = origin.location.key("work", _digest(src, plan))
     source_key = f"{prefix}/source{src.suffix.lower()}"
-    _upload_source(origin, src, source_key)
+    # One client for everything this flow process sends or reads (the tasks make their own, wherever
+    # they run).
+    client, bucket = origin.client(), _bucket(origin)
+    _upload_source(client, bucket, src, source_key)
 
     chunk_task, audio_task = _chunk_task, _audio_task
     if storage is not None:
@@ -253,9 +253,11 @@ def _encode_flow(
 
     chunks = [chunk(i) for i in range(len(plan.starts))]
     audio_run = audio_files()
-    done = _results(chunks, lambda r: list(r[0].values()), lambda i: chunk(i, refresh_cache=True), origin, "chunks")
+    done = _results(
+        chunks, lambda r: list(r[0].values()), lambda i: chunk(i, refresh_cache=True), client, bucket, "chunks"
+    )
     [audio_done] = _results(
-        [audio_run], lambda r: [f.path for f in r], lambda _: audio_files(refresh_cache=True), origin, "audio"
+        [audio_run], lambda r: [f.path for f in r], lambda _: audio_files(refresh_cache=True), client, bucket, "audio"
     )
     seconds = sum(s for _, s in done)  # CPU-side cost: every chunk's encode time, wherever it ran
     joins = [
@@ -265,20 +267,19 @@ def _encode_flow(
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    client = origin.client()
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".encode-"))
     local: list[EncodedFile] = []
     try:
         for f in remote:
             name = Path(f.path).name
-            client.download_file(_bucket(origin), f.path, str(staging / name))
+            client.download_file(bucket, f.path, str(staging / name))
             local.append(f.model_copy(update={"path": str(out_dir / name)}))
         for f in local:
             os.replace(staging / Path(f.path).name, f.path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if not keep_work:
-        _delete_prefix(origin, prefix)
+        _delete_prefix(client, bucket, prefix)
     return EncodeResult(
         source=str(src),
         frame_rate=plan.frame_rate,
