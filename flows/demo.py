@@ -36,7 +36,9 @@ def _settings(out: Path):
     from ladders.analyze import AnalysisPolicy
 
     # A small analysis (two sizes x three H.264 / two VP9 CRFs on the whole 6 s excerpt) and three rungs.
-    policy = AnalysisPolicy(heights=(360, 216), crfs={"h264": (23, 29, 35), "vp9": (34, 46)}, extend=0, subsample=5)
+    policy = AnalysisPolicy(
+        heights=(360, 216), crfs={"h264": (23, 29, 35), "vp9": (34, 46)}, extend=0, extend_down=0, subsample=5
+    )
     return Settings(
         codecs=("h264", "vp9"),
         encrypt="cenc",
