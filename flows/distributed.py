@@ -20,6 +20,9 @@ audio renditions for the audio task) and the binary versions; the result (the ob
 persisted there, so a re-run after a crash encodes only the chunks that had not finished. A cached result
 names objects that step 4 may since have deleted: each one is checked (``HEAD``) and the task re-run with
 ``refresh_cache`` when any is gone. Joins are not cached (a stream copy of objects that may be gone).
+The storage must be one every worker writes: the workspace root's folder serves a local cluster; a remote
+cluster's workers share nothing but the origin, so theirs is an ``OriginResultStorage`` on it, whose
+records (``<origin prefix>/work/distributed/<digest>/``) are deleted with the work objects.
 
 Nothing but S3 is shared between the flow process and the workers, so a worker on another machine does
 its part as well as a local one: it needs this package (and its PyPI binaries) installed, network access
@@ -45,6 +48,7 @@ from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
 from prefect.filesystems import WritableFileSystem
 from prefect_dask import DaskTaskRunner
 
+from flows.results import OriginResultStorage
 from origin.config import Origin
 from pipeline.chunks import DEFAULT_CHUNK_SECONDS, ChunkPlan, encode_audio, encode_chunk, join_chunks, plan_chunks
 from pipeline.encode import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition
@@ -93,7 +97,12 @@ def _work_key(task: str, parameters: dict, part: str) -> str:
 
     prefix = parameters["prefix"]
     where = f"{_bucket(parameters['origin'])}\0{prefix}\0{part}\0{versions_digest()}"
-    return f"distributed/{prefix.rsplit('/', 1)[-1]}/{task}-{part}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+    return f"{_records(prefix)}/{task}-{part}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+
+
+def _records(prefix: str) -> str:
+    """Where in the result storage the cached results of the work under ``prefix`` are kept."""
+    return f"distributed/{prefix.rsplit('/', 1)[-1]}"
 
 
 def _chunk_key(context, parameters: dict) -> str:
@@ -280,6 +289,9 @@ def _encode_flow(
         shutil.rmtree(staging, ignore_errors=True)
     if not keep_work:
         _delete_prefix(client, bucket, prefix)
+        if isinstance(storage, OriginResultStorage) and storage.bucket == bucket:
+            # The records name the objects just deleted: they go with them (the local kind stays, checked).
+            _delete_prefix(client, bucket, storage.key(_records(prefix)))
     return EncodeResult(
         source=str(src),
         frame_rate=plan.frame_rate,
@@ -324,11 +336,12 @@ def encode_distributed(
     It runs as a Prefect flow ("encode-distributed") whose tasks (``encode-chunk`` x chunks,
     ``encode-audio``, ``join-chunks`` x renditions) go to ``DaskTaskRunner``; called inside another flow
     it becomes a subflow of that flow. Without ``result_storage`` no task is cached (``NO_CACHE``). With
-    it (a saved Prefect file-system block every worker can write at the same path: a local cluster, or a shared
-    folder) ``encode-chunk`` and ``encode-audio`` are cached there by the work digest, the chunk index
-    (the audio renditions) and the binary versions, so a call after a crash re-encodes only the chunks
-    that had not finished; a cached chunk whose objects were deleted since (the end of every call without
-    ``keep_work``) is encoded again. ``join-chunks`` always runs.
+    it (a saved Prefect file-system block every worker can write: a local folder for a local cluster,
+    ``flows.results.OriginResultStorage`` for workers elsewhere) ``encode-chunk`` and ``encode-audio``
+    are cached there by the work digest, the chunk index (the audio renditions) and the binary versions,
+    so a call after a crash re-encodes only the chunks that had not finished; a cached chunk whose
+    objects were deleted since (the end of every call without ``keep_work``) is encoded again.
+    ``join-chunks`` always runs.
 
     Raises what ``pipeline.encode.encode`` raises for the source and the rungs (before anything is
     uploaded), ``UsageError`` for both or bad cluster options, ``OriginNotRunning`` when the default

@@ -181,9 +181,9 @@ def encode_task(
     """One codec's rungs (and the audio, when ``audio``) into ``out``; no quality measurement here.
 
     With ``settings.dask`` the codec's chunks are encoded on that Dask cluster (``flows.distributed``,
-    sources and chunks through the origin; on a local cluster each chunk is cached beside this task's
-    result, in the workspace root); with ``settings.chunked`` chunk by chunk in this process
-    (``pipeline.chunks.encode_chunked``, the same files); otherwise one ffmpeg per codec."""
+    sources and chunks through the origin; each chunk cached beside this task's result in the workspace
+    root on a local cluster, on the origin on a remote one); with ``settings.chunked`` chunk by chunk in
+    this process (``pipeline.chunks.encode_chunked``, the same files); otherwise one ffmpeg per codec."""
     from ladders.verify import encode_ladder
     from pipeline.encode import DEFAULT_AUDIO
 
@@ -193,22 +193,30 @@ def encode_task(
         from prefect.context import TaskRunContext
 
         from flows.distributed import encode_distributed
+        from flows.results import OriginResultStorage
         from origin.config import Origin
 
         local = settings.dask.startswith("local:")
+        origin = Origin.resolve(settings.origin, state_dir=settings.origin_state)
+        # Where the workers persist each chunk's result, so a re-run after a crash takes every finished
+        # chunk from there: a local cluster's write this task's own result storage (the workspace root); a
+        # remote cluster's share only the origin with this machine, and keep them on it.
         context = TaskRunContext.get()
+        if context is None:  # called as a plain function: no Prefect, no cache
+            storage = None
+        elif local:
+            storage = context.result_store.result_storage
+        else:
+            storage = OriginResultStorage.on(origin, "work")
         return encode_distributed(
             src,
             renditions,
             out,
             dask_address=None if local else settings.dask,
             workers=int(settings.dask.split(":", 1)[1]) if local else None,
-            origin=Origin.resolve(settings.origin, state_dir=settings.origin_state),
+            origin=origin,
             audio=audio_set,
-            # A local cluster's workers write this task's own result storage (the workspace root), so a
-            # re-run after a crash takes every finished chunk from there. A remote cluster's workers do
-            # not share the folder: their chunks are not cached.
-            result_storage=context.result_store.result_storage if local and context else None,
+            result_storage=storage,
         )
     if settings.chunked:
         from pipeline.chunks import encode_chunked

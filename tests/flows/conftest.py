@@ -1,5 +1,6 @@
 """Fixtures of the flow tests: one Prefect server for the session (a real ``prefect server start``), the
-environment a ``vodflow`` child process runs flows in, and small titles."""
+environment a ``vodflow`` child process runs flows in, a Dask cluster started on its own, and small
+titles."""
 
 from __future__ import annotations
 
@@ -97,3 +98,48 @@ def title8(tmp_path_factory) -> Path:
     """An 8 s 320x180 title (moving shapes, with audio): long enough that a VP9 encode can be interrupted."""
     d = tmp_path_factory.mktemp("title8")
     return synthesize(d / "shapes.mp4", "testsrc2", width=320, height=180, seconds=8, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory) -> Iterator[str]:
+    """A Dask scheduler and two single-threaded workers started as processes of their own, as on other
+    machines; yields the scheduler's address (``--dask ADDRESS``). One per test module: a worker process
+    keeps reporting task runs to the first Prefect server it reported to, and modules use different ones.
+
+    The workers run in a folder of their own with an environment that names no Prefect server, no
+    origin and no workspace (no ``PREFECT_*``, ``AWS_*`` or ``VODFLOW_*``) and another ``HOME``: whatever a
+    task needs must come with it, as it would to a machine that shares nothing with the flow's but the
+    network."""
+    from distributed import Client
+
+    base = tmp_path_factory.mktemp("dask")
+    (base / "home").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_", "VODFLOW_"))}
+    env.update(HOME=str(base / "home"), DASK_LOGGING__DISTRIBUTED="warning")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    procs = []
+
+    def start(name: str, *argv: str) -> None:
+        log = (base / f"{name}.log").open("w")
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", f"distributed.cli.dask_{name}", *argv],
+                cwd=base / "home",
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        log.close()
+
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard")
+        start("worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+              "--local-directory", str(base / "home"))  # fmt: skip
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)

@@ -1,10 +1,13 @@
 """``vodflow ingest --workers 2`` end to end: a real CLI process runs the title's encode on a local Dask
 cluster of two worker processes through the real SeaweedFS origin, then packages, validates and
 publishes it; the session's Prefect server records the distributed encode's task runs. A run killed
-after its chunk was encoded resumes without encoding it again."""
+after its chunk was encoded resumes without encoding it again, on a local cluster (the chunk's result
+in the workspace root) and on a cluster started on its own (``--dask ADDRESS``: the result on the
+origin)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -49,8 +52,9 @@ def distributed_tasks(env: dict[str, str], ingest_run: str) -> dict[str, str]:
         return {t.name: t.state_name for t in _task_runs(client, subflows[0].id)}
 
 
-def _argv(src, seaweed, prefix: str) -> list[str]:
-    return ingest_argv(src, "--workers", 2, "--ladder", "fixed", "--segment-seconds", 2, *origin_args(seaweed, prefix))
+def _argv(src, seaweed, prefix: str, *cluster) -> list[str]:
+    cluster = cluster or ("--workers", 2)
+    return ingest_argv(src, *cluster, "--ladder", "fixed", "--segment-seconds", 2, *origin_args(seaweed, prefix))
 
 
 def _published(env: dict[str, str], seaweed, prefix: str):
@@ -79,6 +83,41 @@ def test_ingest_with_two_local_workers_encodes_on_dask_and_publishes(flow_env, t
     assert s3.list_objects_v2(Bucket=seaweed.bucket, Prefix=origin.location.key("work")).get("KeyCount") == 0
 
 
+def _kill_once(argv: list[str], env: dict[str, str], persisted, log: Path) -> None:
+    """Start ``argv``, SIGKILL it (and its local workers and ffmpeg) once ``persisted()`` holds."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for(persisted, "the chunk's result to be persisted", proc=proc)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # already gone when it ended before
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    first = journal(env)
+    assert not [e for e in first if e["stage"] == "encode h264" and e["state"] == "Completed"], first
+
+
+def _resumed(argv: list[str], env: dict[str, str], seaweed, prefix: str, *names: str) -> dict[str, str]:
+    """Run ``argv`` again to the end; → the distributed encode's task states of that run, once the task
+    runs ``names`` are on record (a cluster of its own outlives the run and reports its task runs as
+    events, which the server records on its own time)."""
+    res = run(argv, env=env, check=False, timeout=900)
+    assert res.returncode == 0, res.stdout + res.stderr
+    _published(env, seaweed, prefix)
+    events = journal(env)
+    second_run = events[-1]["run"]
+    assert {e["state"] for e in events if e["run"] == second_run and e["stage"] == "encode h264"} == {
+        "Running",
+        "Completed",
+    }
+
+    def recorded() -> dict[str, str] | None:
+        tasks = distributed_tasks(env, second_run)
+        return tasks if all(tasks.get(n) in ("Completed", "Cached", "Failed") for n in names) else None
+
+    return wait_for(recorded, f"Prefect's records of {names}", timeout=60)
+
+
 def test_ingest_killed_after_a_chunk_was_encoded_resumes_without_encoding_it_again(flow_env, tiny, seaweed, tmp_path):
     prefix = f"t/{uuid.uuid4().hex[:12]}"
     argv = _argv(tiny["pan"], seaweed, prefix)
@@ -90,26 +129,29 @@ def test_ingest_killed_after_a_chunk_was_encoded_resumes_without_encoding_it_aga
         except ValueError:  # being written
             return False
 
-    with (tmp_path / "first.log").open("w") as log:
-        proc = subprocess.Popen(argv, env=flow_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_for(chunk_persisted, "the chunk's result to be persisted", proc=proc)
-        finally:
-            os.killpg(proc.pid, signal.SIGKILL)  # the flow process, its Dask workers and their ffmpeg
-            proc.wait()
-    first = journal(flow_env)
-    assert not [e for e in first if e["stage"] == "encode h264" and e["state"] == "Completed"], first
-
-    res = run(argv, env=flow_env, check=False, timeout=900)
-    assert res.returncode == 0, res.stdout + res.stderr
-    _published(flow_env, seaweed, prefix)
-    events = journal(flow_env)
-    second_run = events[-1]["run"]
-    assert {e["state"] for e in events if e["run"] == second_run and e["stage"] == "encode h264"} == {
-        "Running",
-        "Completed",
-    }
-    tasks = distributed_tasks(flow_env, second_run)
+    _kill_once(argv, flow_env, chunk_persisted, tmp_path / "first.log")
+    tasks = _resumed(argv, flow_env, seaweed, prefix)
     # Prefect's verdict: the chunk finished before the kill came from its persisted result, its work
     # objects still being on the origin (the killed run never reached its clean-up).
     assert tasks["encode-chunk-0"] == "Cached", tasks
+
+
+def test_ingest_on_a_cluster_of_its_own_killed_after_a_chunk_resumes_from_the_result_on_the_origin(
+    flow_env, tiny, seaweed, dask_cluster, tmp_path
+):
+    prefix = f"t/{uuid.uuid4().hex[:12]}"
+    argv = _argv(tiny["pan"], seaweed, prefix, "--dask", dask_cluster)
+    origin = seaweed.origin(S3Location(bucket=seaweed.bucket, prefix=prefix))
+    s3, records = origin.client(), origin.location.key("work", "distributed")
+
+    def chunk_persisted() -> bool:  # one PUT per record: an object there is whole
+        listed = s3.list_objects_v2(Bucket=seaweed.bucket, Prefix=records).get("Contents", [])
+        return any("/encode-chunk-00000-" in o["Key"] for o in listed)
+
+    _kill_once(argv, flow_env, chunk_persisted, tmp_path / "first.log")
+    # Nothing of it on the flow's side: the workers share only the origin with it.
+    assert not list(Path(flow_env["VODFLOW_WORK"]).glob("distributed"))
+    tasks = _resumed(argv, flow_env, seaweed, prefix, "encode-chunk-0")
+    assert tasks["encode-chunk-0"] == "Cached", tasks
+    # The finished run deleted the work objects and the records that named them.
+    assert s3.list_objects_v2(Bucket=seaweed.bucket, Prefix=origin.location.key("work")).get("KeyCount") == 0
