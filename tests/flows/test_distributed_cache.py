@@ -20,6 +20,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows.distributed import encode_distributed
 from flows.results import OriginResultStorage
+from origin.errors import OriginNotRunning
 from pipeline.encode import RateControl, Rendition
 from pipeline.streams import keyframe_times
 from tests import media
@@ -169,10 +170,11 @@ def test_origin_result_storage_reads_what_it_wrote_and_a_loaded_copy_takes_its_k
 
     loaded = OriginResultStorage.load(storage._block_document_name)
     assert (loaded.bucket, loaded.prefix, loaded.endpoint_url) == (storage.bucket, storage.prefix, storage.endpoint_url)
+    assert loaded._origin is None  # what the server gave back holds no keys: they come from the environment
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VODFLOW_ORIGIN", str(tmp_path / "no-origin"))
-    with pytest.raises(Exception, match="not running"):  # no keys anywhere: it says so, it does not guess
+    with pytest.raises(OriginNotRunning):  # no keys anywhere: it says so, it does not guess
         loaded.read_path("a/record.json")
     monkeypatch.setenv("AWS_ENDPOINT_URL", origin.endpoint_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", origin.access_key)
