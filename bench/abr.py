@@ -23,10 +23,11 @@ figures and PASS/FAIL:
 Which per-title ladder. The comparison is "same quality, fewer bytes", so the per-title ladder must aim
 its top rung at the quality the fixed ladder really delivers at its top, not at ``vodflow ladder``'s
 default of VMAF 95: the fixed ladder is built first and its top rendition's measured, duration-weighted
-VMAF (from its sidecar; 97.95 on BBB) becomes the per-title ladder's ``--target``. Where the title's
-hull does not reach that (the analysis probes H.264 down to CRF 18, 97.6 predicted, 97.27 measured on
-BBB), the selector places the top rung at the hull's highest point, which is then the best quality
-the per-title ladder can claim from what was measured. A lower cap (say 97) would build the VMAF
+VMAF (from its sidecar; 97.95 on BBB) becomes the per-title ladder's ``--target``. The analysis's
+adaptive top probes below its lowest CRF when the hull's top scores under the target + 1 (on BBB it
+reaches 720p CRF 15.8: 98.0 predicted, 4.45 Mb/s, against the fixed top's 5.4 Mb/s). Where a hull
+still does not reach the target, the selector places the top rung at its highest point, which is then
+the best quality the per-title ladder can claim from what was measured. A lower cap (say 97) would build the VMAF
 shortfall into the comparison; encoding past the hull would guess rather than measure.
 
 Sessions: ``--traces N`` (default 6) takes N traces per set, evenly spaced through the set sorted by
