@@ -33,9 +33,8 @@ def _title(out: Path, seconds: float, size: str) -> Path:
 def _direct(src: Path, settings, out: Path) -> None:
     """The flow's stages as plain calls, in the flow's order, with the flow's arguments."""
     from flows.tasks import merge
-    from ladders.analyze import analyze
     from ladders.model import LadderPolicy
-    from ladders.select import select
+    from ladders.per_title import per_title
     from ladders.verify import encode_ladder, measure
     from packager.package import package
     from packager.sidecar import write_sidecar
@@ -45,11 +44,8 @@ def _direct(src: Path, settings, out: Path) -> None:
 
     probe(src)
     qa(src, show_progress=False).raise_for_failure()
-    analysed = ["h264", *[c for c in settings.codecs if c != "h264"]]
-    points = analyze(src, analysed, settings.analysis.aiming(settings.target_vmaf), show_progress=False)
     policy = LadderPolicy(target_vmaf=settings.target_vmaf, max_rungs=settings.max_rungs)
-    ladder = select(points, policy, codecs=analysed)
-    ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in settings.codecs]})
+    _, ladder = per_title(src, settings.codecs, policy, settings.analysis, show_progress=False)
     results = [
         encode_ladder(src, ladder, out / "renditions" / c, codecs=[c], audio=i == 0, verify=False, show_progress=False)[
             0

@@ -183,18 +183,12 @@ def _codecs(text: str) -> list[str]:
 
 
 def cmd_ladder(args: argparse.Namespace) -> int:
-    from ladders.analyze import AnalysisPolicy, analyze
     from ladders.model import LadderPolicy
+    from ladders.per_title import per_title
     from ladders.plot import plot
-    from ladders.select import select
 
-    codecs = _codecs(args.codecs)
-    # A newer codec's rung must beat H.264 at its bitrate to be kept, so H.264 is always analysed.
-    analysed = ["h264", *[c for c in codecs if c != "h264"]]
     policy = LadderPolicy(target_vmaf=args.target, max_rungs=args.max_rungs)
-    points = analyze(args.src, analysed, AnalysisPolicy().aiming(args.target), show_progress=not args.json)
-    ladder = select(points, policy, codecs=analysed)
-    ladder = ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})
+    points, ladder = per_title(args.src, _codecs(args.codecs), policy, show_progress=not args.json)
     if args.out:
         ladder.save(args.out)
     if args.plot:

@@ -149,21 +149,16 @@ def qa_task(src: str, source_sha256: str, workspace: str, show_progress: bool = 
 @task(name="ladder", **_MEDIA)
 def ladder_task(src: str, source_sha256: str, info, settings: Settings, workspace: str, show_progress: bool = False):
     """The title's ladder: per-title (analysis + selection; returns the points too) or the fixed one."""
-    from ladders.analyze import analyze
     from ladders.fixed import fixed
     from ladders.model import LadderPolicy
-    from ladders.select import select
+    from ladders.per_title import per_title
 
     codecs = list(settings.codecs)
     if settings.ladder == "fixed":
         rungs = [r for c in codecs for r in fixed(info, codec=c).rungs]
         return None, Ladder(source=src, kind="fixed", rungs=rungs)
-    # A newer codec's rung must beat H.264 at its bitrate to be kept, so H.264 is always analysed.
-    analysed = ["h264", *[c for c in codecs if c != "h264"]]
-    points = analyze(src, analysed, settings.analysis.aiming(settings.target_vmaf), show_progress=show_progress)
     policy = LadderPolicy(target_vmaf=settings.target_vmaf, max_rungs=settings.max_rungs)
-    ladder = select(points, policy, codecs=analysed)
-    return points, ladder.model_copy(update={"rungs": [r for r in ladder.rungs if r.codec in codecs]})
+    return per_title(src, codecs, policy, settings.analysis, show_progress=show_progress)
 
 
 @task(name="encode", **_MEDIA)
