@@ -60,13 +60,14 @@ class OriginResultStorage(WritableFileSystem):
         return block
 
     def origin(self) -> Origin:
-        """The origin this block writes to: the one it was made with, else one from the environment."""
-        if self._origin is not None:
-            return self._origin
-        resolved = Origin.resolve(f"s3://{self.bucket}")
-        if resolved.endpoint_url != self.endpoint_url:  # the environment names another endpoint: ours, its keys
-            resolved = Origin(location=resolved.location, endpoint_url=self.endpoint_url, region=self.region)
-        return resolved
+        """The origin this block writes to: the one it was made with, else one from the environment (looked
+        up once: it reads the embedded origin's state files)."""
+        if self._origin is None:
+            resolved = Origin.resolve(f"s3://{self.bucket}")
+            if resolved.endpoint_url != self.endpoint_url:  # the environment names another endpoint: its keys
+                resolved = Origin(location=resolved.location, endpoint_url=self.endpoint_url, region=self.region)
+            self._origin = resolved
+        return self._origin
 
     def key(self, path: str) -> str:
         """The object key of ``path``."""
