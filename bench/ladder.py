@@ -185,7 +185,12 @@ def main() -> None:
     ap.add_argument("--codecs", default="h264,av1", help="h264 first, then others against it (default h264,av1)")
     ap.add_argument("--target", type=float, default=95.0)
     ap.add_argument("--keep", type=Path, help="keep outputs and plots here instead of a temp folder")
+    ap.add_argument(
+        "--quick", action="store_true", help="two short titles (pan, bbb), H.264 only, VMAF every 4th frame"
+    )
     args = ap.parse_args()
+    if args.quick:  # a development check of the whole path, minutes not an hour; the goals need the full run
+        args.only, args.codecs, args.every = args.only or ["pan", "bbb"], "h264", max(args.every, 4)
 
     titles = [p for p in make_samples(DEFAULT_DIR) if not args.only or p.stem in args.only]
     if not args.only or "long" in args.only:
