@@ -39,7 +39,7 @@ was served by the edge in that session. Encodes and packages are kept in ``--wor
 
 ``--tune`` prints the quality-aware algorithm's parameter grid on its training subset instead: every
 15th trace from the 6th (sorted by name) of fcc16_pensieve, norway3g_hsdpa and oboe, per-title ladder,
-no edge (the movie as read from it). The defaults in ``origin.player.abr.mpc.QualityAware`` come from
+no edge (the movie as read from it). The defaults in ``player.abr.mpc.QualityAware`` come from
 that grid; fcc18 and lumos4g were left out of it because every algorithm sits at the top rung there.
 """
 
@@ -63,24 +63,24 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flows.cli import main as vodflow
+from cli.main import main as vodflow
+from edge.server import EdgeConfig, make_app
+from edge.upstream import S3Upstream
 from origin.config import S3Location
-from origin.edge.server import EdgeConfig, make_app
-from origin.edge.upstream import S3Upstream
-from origin.player.abr import Abr
-from origin.player.abr.bola import BolaE
-from origin.player.abr.mpc import QualityAware, RobustMpc
-from origin.player.client import EdgeClient
-from origin.player.manifest import Title, open_title
-from origin.player.network import Network
-from origin.player.play import load_traces, play_edge
-from origin.player.qoe import QoE, qoe, summarise
-from origin.player.session import Session
-from origin.player.trace import Trace
 from origin.publish import publish
 from origin.seaweed import Seaweed
 from packager.model import Package
 from packager.sidecar import write_sidecar
+from player.abr import Abr
+from player.abr.bola import BolaE
+from player.abr.mpc import QualityAware, RobustMpc
+from player.client import EdgeClient
+from player.manifest import Title, open_title
+from player.network import Network
+from player.play import load_traces, play_edge
+from player.qoe import QoE, qoe, summarise
+from player.session import Session
+from player.trace import Trace
 from samples import DEFAULT_DIR, make_samples
 
 TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"

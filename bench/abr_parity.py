@@ -18,12 +18,12 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from origin.player import abr as algorithms
-from origin.player.movie import load_sabre
-from origin.player.network import Network
-from origin.player.qoe import qoe
-from origin.player.session import Session
-from origin.player.trace import load
+from player import abr as algorithms
+from player.movie import load_sabre
+from player.network import Network
+from player.qoe import qoe
+from player.session import Session
+from player.trace import load
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "abr-reference"
 GOAL_CONFIGS = ("bola", "bolae", "throughput", "dynamic")

@@ -4,7 +4,7 @@ count measured in this run, nothing is remembered.
 Servers, each its own process pinned with ``taskset`` to core 0 (with the origin); the load generators
 (``wrk`` for the hit path, an aiohttp client in this process for the rest) are pinned to core 1:
 
-- ``edge``: ``python -m origin.edge --open``, and ``edge+token`` (the same without ``--open``: every
+- ``edge``: ``python -m edge --open``, and ``edge+token`` (the same without ``--open``: every
   request carries a signed ``?token=``);
 - ``nginx``: Debian's nginx with a config the bench writes (one worker, ``proxy_cache`` +
   ``proxy_cache_lock``, cache sized as the scenario needs, keep-alive to the upstream, stale on errors);
@@ -141,7 +141,7 @@ def start_plain() -> Proc:
 def start_edge(name: str, tmp: Path, cache: int, *, upstream: str | None = None, tokens: bool = False,
                env_extra: dict | None = None, origin_url: str | None = None,
                policy: str = "tinylfu") -> Proc:  # fmt: skip
-    argv = [sys.executable, "-m", "origin.edge", "--port", "0", "--no-access-log", "--cache-bytes", str(cache)]
+    argv = [sys.executable, "-m", "edge", "--port", "0", "--no-access-log", "--cache-bytes", str(cache)]
     argv += ["--cache-policy", policy]
     argv += ["--timeout", str(TIMEOUT), "--keys", str(tmp / "keys")]
     argv += ["--upstream", upstream] if upstream else ["--origin", origin_url]
@@ -317,7 +317,7 @@ def _ok(path: str, status: int, data: bytes) -> bool:
 
 # --- scenarios ---------------------------------------------------------------------------------------------
 def token_for(path_prefix: str) -> str:
-    from origin.edge.tokens import TokenSigner
+    from edge.tokens import TokenSigner
 
     return TokenSigner(bytes.fromhex(SECRET)).sign(path_prefix, ttl=3600)
 
@@ -448,7 +448,7 @@ def zipf_workload(titles: int, renditions: tuple[int, ...], segments: int, n: in
 def zipf_replay(paths: list[str], capacity: int, *, admit: bool) -> tuple[float, float]:
     """(hit ratio, byte offload) of ``paths`` played one at a time through the edge's own ``MemoryLRU``
     at ``capacity``: the policy alone, without concurrency, timing or a server (deterministic)."""
-    from origin.edge.cache import Entry, MemoryLRU
+    from edge.cache import Entry, MemoryLRU
 
     lru, bodies = MemoryLRU(capacity, admit=admit), {}
     hits = hit_bytes = total = 0

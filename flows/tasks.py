@@ -1,7 +1,7 @@
 """The Prefect tasks of an ingest: each one calls a stage function and nothing else.
 
 Media tasks are cached by a key made of the source's content hash, the task's other inputs (upstream
-records and settings) and the versions of every binary (``pipeline.tools.versions``); their results are
+records and settings) and the versions of every binary (``vodflow.tools.versions``); their results are
 persisted in the title's workspace (``<workspace>/results/<task>-<hash>``), so a re-run, or a run after
 the process was killed, takes every finished task from there without running it. Only I/O tasks
 (fetching a source from S3, publishing, warming the edge) retry, with exponential backoff, and only on
@@ -52,7 +52,7 @@ _NOT_IN_KEY = frozenset({"src", "out", "workspace"})
 @functools.cache
 def versions_digest() -> str:
     """A hash of every binary's version: a new ffmpeg or Shaka Packager invalidates every cached task."""
-    from pipeline.tools import versions
+    from vodflow.tools import versions
 
     found = {name: i.version for name, i in sorted(versions().items())}
     return hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]

@@ -51,9 +51,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from origin.config import Origin, S3Location
 from origin.errors import OriginNotRunning, OriginStartFailed
-from pipeline.tools import Tool, find
 from vodflow import process
 from vodflow.records import Record
+from vodflow.tools import Tool, find
 
 __all__ = ["DEFAULT_BUCKET", "Credentials", "OriginState", "OriginStatus", "Seaweed", "default_state_dir"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import tools
+from vodflow import tools
 from vodflow.errors import ProcessError, UsageError
 from vodflow.process import Completed, run
 

@@ -43,7 +43,6 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from pipeline import tools
 from pipeline.encode import (
     _OUTPUT_TAIL,
     DEFAULT_AUDIO,
@@ -59,6 +58,7 @@ from pipeline.encode import (
     video_args,
 )
 from pipeline.probe import MediaInfo, probe
+from vodflow import tools
 from vodflow.errors import ProbeError, ProcessError, UsageError
 from vodflow.process import run
 from vodflow.records import Record

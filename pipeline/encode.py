@@ -52,9 +52,9 @@ from typing import Literal
 
 from pydantic import ValidationError, model_validator
 
-from pipeline import tools
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import MAX_SIDE, AudioStream, MediaInfo, parse_rate, probe, require_video
+from vodflow import tools
 from vodflow.errors import (
     DecodeError,
     EncoderOptionError,

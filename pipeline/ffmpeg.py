@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 
-from pipeline import tools
+from vodflow import tools
 from vodflow.errors import EncoderOptionError
 from vodflow.process import Completed, LineCallback, run
 from vodflow.progress import Progress

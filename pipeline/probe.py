@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline import tools
+from vodflow import tools
 from vodflow.errors import NoVideoStream, ProbeError, ProcessError, UnsupportedMedia, UsageError
 from vodflow.process import run
 from vodflow.records import Record

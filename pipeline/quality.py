@@ -55,9 +55,9 @@ import numpy as np
 from av.video.reformatter import Interpolation
 from skimage.metrics import mean_squared_error, structural_similarity
 
-from pipeline import tools
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import MediaInfo, VideoStream, parse_rate, probe, require_video
+from vodflow import tools
 from vodflow.errors import DecodeError, DurationMismatch, ProbeError, ProcessError, UnsupportedMedia, UsageError
 from vodflow.progress import Progress
 from vodflow.records import Record

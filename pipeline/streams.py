@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from pipeline import tools
+from vodflow import tools
 from vodflow.errors import ProbeError
 from vodflow.process import run
 from vodflow.records import Record

@@ -7,8 +7,8 @@ import math
 import os
 from pathlib import Path
 
-from pipeline import tools
 from pipeline.ffmpeg import run_ffmpeg
+from vodflow import tools
 from vodflow.errors import UsageError
 from vodflow.process import run
 from vodflow.records import Record

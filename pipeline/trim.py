@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import tools
+from vodflow import tools
 from vodflow.errors import ProbeError, UsageError
 from vodflow.process import run
 

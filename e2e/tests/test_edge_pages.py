@@ -1,5 +1,5 @@
 """The edge's own pages in Chromium: a cenc and a clear package published with ``origin.publish`` to a real
-SeaweedFS, the edge started as its own process (``python -m origin.edge``), its catalogue opened and each
+SeaweedFS, the edge started as its own process (``python -m edge``), its catalogue opened and each
 title played from ``/watch/<id>`` by the page's Shaka Player with the token and ClearKey licences the edge
 hands out; an unknown title gets a clean 404 page.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from browser_harness import PROBE, playback_problems, run_pages
 
+from edge.tokens import TokenSigner, load_secret
 from origin.config import S3Location
-from origin.edge.tokens import TokenSigner, load_secret
 from origin.publish import publish
 from origin.seaweed import Seaweed
 
@@ -48,7 +48,7 @@ def edge_site(packages, work) -> Iterator[dict]:
             "AWS_SECRET_ACCESS_KEY": origin.secret_key,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-        argv = [sys.executable, "-m", "origin.edge", "--port", "0", "--origin", str(origin.location)]
+        argv = [sys.executable, "-m", "edge", "--port", "0", "--origin", str(origin.location)]
         argv += ["--keys", str(work / "keys"), "--secret-file", str(secret), "--config", str(config)]
         argv += ["--no-access-log"]
         proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from origin.edge.server import EdgeConfig
-from origin.edge.tokens import TokenSigner
-from origin.edge.upstream import Retry, S3Upstream, Timeouts
+from edge.server import EdgeConfig
+from edge.tokens import TokenSigner
+from edge.upstream import Retry, S3Upstream, Timeouts
 from packager.keys import KeyStore
 from tests.edge.harness import put_title, synthetic_title
 

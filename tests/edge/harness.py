@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from origin.edge.fast import EdgeRunner
-from origin.edge.server import AccessLogger, EdgeConfig, access_log, make_app
+from edge.fast import EdgeRunner
+from edge.server import AccessLogger, EdgeConfig, access_log, make_app
 
 __all__ = ["FaultProxy", "put_title", "serve", "synthetic_title"]
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from origin.edge.cache import Cache, Coalescer, DiskTier, Entry, MemoryLRU
+from edge.cache import Cache, Coalescer, DiskTier, Entry, MemoryLRU
 from tests.edge.aio import aio, until
 
 

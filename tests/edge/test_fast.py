@@ -1,4 +1,4 @@
-"""The hit fast path (origin/edge/fast.py) over raw keep-alive connections: it answers exactly what the
+"""The hit fast path (edge/fast.py) over raw keep-alive connections: it answers exactly what the
 application answers, never out of order, never from bytes aiohttp's parser owns, and never past a token,
 range or conditional rule."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from origin.edge.errors import EdgeError
-from origin.edge.geo import Geo, IPTable
+from edge.errors import EdgeError
+from edge.geo import Geo, IPTable
 
 TABLE = IPTable.parse(
     """

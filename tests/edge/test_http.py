@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from origin.edge.http import (
+from edge.http import (
     BadPath,
     RangeNotSatisfiable,
     accepts_gzip,

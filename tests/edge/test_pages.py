@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from origin.edge.pages import PLAYER_FILE, VIEWER_COOKIE, PagesConfig
+from edge.pages import PLAYER_FILE, VIEWER_COOKIE, PagesConfig
 from tests.edge.aio import aio
 from tests.edge.conftest import TITLE
 from tests.edge.harness import edge, put_title, synthetic_title

@@ -1,4 +1,4 @@
-"""The edge as its own process (what a benchmark runs): `python -m origin.edge`, tokens from
+"""The edge as its own process (what a benchmark runs): `python -m edge`, tokens from
 `vodflow sign` with the same secret file, and a graceful stop that lets a request in flight finish."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def test_edge_process_serves_signed_requests_and_stops_gracefully(publishe
         "AWS_SECRET_ACCESS_KEY": origin.secret_key,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    argv = [sys.executable, "-m", "origin.edge", "--port", "0", "--origin", str(origin.location)]
+    argv = [sys.executable, "-m", "edge", "--port", "0", "--origin", str(origin.location)]
     argv += ["--secret-file", str(secret), "--keys", str(keystore.root), "--cache-bytes", "16M"]
     edge = await asyncio.create_subprocess_exec(
         *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

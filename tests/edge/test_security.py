@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from origin.edge.geo import Geo, IPTable
+from edge.geo import Geo, IPTable
 from tests.edge.aio import aio
 from tests.edge.conftest import TITLE
 from tests.edge.harness import FaultProxy, edge

@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from origin.edge.server import TOKEN_COOKIE
+from edge.server import TOKEN_COOKIE
 from tests.edge.aio import aio
 from tests.edge.conftest import TITLE
 from tests.edge.harness import FaultProxy, edge, put_title
@@ -214,8 +214,8 @@ async def test_tokens_guard_content_and_are_not_part_of_the_cache_key(published,
 
 @aio
 async def test_tiered_edges_fetch_each_object_once_from_s3(published, make_config, signer):
-    from origin.edge.server import EdgeConfig
-    from origin.edge.upstream import HttpUpstream
+    from edge.server import EdgeConfig
+    from edge.upstream import HttpUpstream
 
     cfg = make_config()
     proxy = await FaultProxy(cfg.upstream._base.rsplit("/", 1)[0]).start()

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from origin.edge.errors import BadToken, EdgeError
-from origin.edge.tokens import TokenSigner, covers, load_secret
+from edge.errors import BadToken, EdgeError
+from edge.tokens import TokenSigner, covers, load_secret
 
 SECRET = bytes(range(32))
 

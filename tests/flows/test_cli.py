@@ -22,7 +22,7 @@ GOOD_BUT_ODD = ["odd_dimensions", "vfr", "interlaced", "single_frame", "no_audio
 
 
 def vodflow(*args):
-    return run([sys.executable, "-m", "flows.cli", *map(str, args)], check=False, timeout=300)
+    return run([sys.executable, "-m", "cli.main", *map(str, args)], check=False, timeout=300)
 
 
 def assert_one_line_error(res, path, code, words):

@@ -28,7 +28,7 @@ from vodflow.process import run
 
 
 def ingest_argv(*args) -> list[str]:
-    return [sys.executable, "-m", "flows.cli", "ingest", *map(str, args)]
+    return [sys.executable, "-m", "cli.main", "ingest", *map(str, args)]
 
 
 def origin_args(sw, prefix: str) -> list[str]:
@@ -265,7 +265,7 @@ def test_corrupt_source_in_a_batch_of_three_fails_with_its_qa_reason_and_the_oth
     bad_ws = next(Path(flow_env["VODFLOW_WORK"]).glob("corrupted-*"))
     assert not (bad_ws / "renditions").exists()
 
-    status = run([sys.executable, "-m", "flows.cli", "status", "--json"], env=flow_env, check=False)
+    status = run([sys.executable, "-m", "cli.main", "status", "--json"], env=flow_env, check=False)
     states = {s["title"]: (s["stage"], s["state"]) for s in json.loads(status.stdout)}
     assert states["corrupted"] == ("qa", "failed")
     assert states["pan"][1] == states["bbb"][1] == "completed"

@@ -27,7 +27,7 @@ def flow_names(api: str) -> set[str]:
 
 def test_serve_flows_registers_both_deployments_and_stops_on_sigint(flow_env):
     api = flow_env["PREFECT_API_URL"]
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve-flows"], env=flow_env,
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve-flows"], env=flow_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         wait_for(

@@ -16,7 +16,7 @@ from origin.seaweed import Seaweed
 
 def vodflow(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flows.cli import main
+from cli.main import main
 
 
 def test_package_cli_json_then_validate(pk_root, renditions, tmp_path, capsys):

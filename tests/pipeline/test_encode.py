@@ -17,7 +17,6 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline import encode as encode_mod
-from pipeline import tools
 from pipeline.encode import (
     DEFAULT_AUDIO,
     AudioRendition,
@@ -30,6 +29,7 @@ from pipeline.encode import (
 )
 from pipeline.ffmpeg import run_ffmpeg
 from tests import media
+from vodflow import tools
 from vodflow.errors import (
     DecodeError,
     EncoderOptionError,

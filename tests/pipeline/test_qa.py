@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import tools
 from pipeline.qa import QAPolicy, QAReport, qa
 from tests import media
+from vodflow import tools
 from vodflow.errors import ProbeError, QAFailed, UsageError
 
 TINY = ["pan", "testsrc2", "grain", "bbb"]

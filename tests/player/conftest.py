@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from origin.edge.server import EdgeConfig
-from origin.edge.tokens import TokenSigner
-from origin.edge.upstream import S3Upstream
+from edge.server import EdgeConfig
+from edge.tokens import TokenSigner
+from edge.upstream import S3Upstream
 from tests.edge.harness import edge, put_title
 
 TITLE = "tiny"

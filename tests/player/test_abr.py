@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from origin.player import abr, trace
-from origin.player.abr.bba import Bba
-from origin.player.abr.bola import Bola, BolaE
-from origin.player.errors import UnknownAbr
-from origin.player.estimate import DualEwma
-from origin.player.movie import Movie
-from origin.player.network import Network
-from origin.player.qoe import qoe
-from origin.player.session import Player, Session
+from player import abr, trace
+from player.abr.bba import Bba
+from player.abr.bola import Bola, BolaE
+from player.errors import UnknownAbr
+from player.estimate import DualEwma
+from player.movie import Movie
+from player.network import Network
+from player.qoe import qoe
+from player.session import Player, Session
 
 RATES = (0.5e6, 1e6, 2e6, 4e6)
 

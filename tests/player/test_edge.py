@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from flows.cli import main
-from origin.player import trace
-from origin.player.client import EdgeClient
-from origin.player.errors import FetchFailed
-from origin.player.manifest import open_title
-from origin.player.play import play_edge
-from origin.player.qoe import qoe
+from cli.main import main
+from player import trace
+from player.client import EdgeClient
+from player.errors import FetchFailed
+from player.manifest import open_title
+from player.play import play_edge
+from player.qoe import qoe
 from tests.player.conftest import RENDITIONS, SEGMENTS, TITLE
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from origin.player import trace
-from origin.player.errors import BadTrace
-from origin.player.network import Network
+from player import trace
+from player.errors import BadTrace
+from player.network import Network
 
 
 def test_latency_then_bits_at_the_period_rates():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from origin.player import abr, trace
-from origin.player.movie import Movie
-from origin.player.network import Network
-from origin.player.qoe import qoe, summarise
-from origin.player.session import Session
+from player import abr, trace
+from player.movie import Movie
+from player.network import Network
+from player.qoe import qoe, summarise
+from player.session import Session
 
 
 def movie(rates, n, seg=1.0, vmaf=None):

@@ -1,0 +1,38 @@
+"""The caching edge: an aiohttp application in front of S3 (or of another edge).
+
+Public names: ``make_app`` and ``EdgeConfig`` (the application), ``S3Upstream``, ``HttpUpstream``,
+``Timeouts``, ``Retry`` (where objects come from), ``TokenSigner`` and ``load_secret`` (signed URLs),
+``Geo`` and ``IPTable`` (geo restriction), ``Cache``/``Coalescer`` (the cache), and the errors
+``EdgeError``, ``BadToken``, ``UpstreamError``, ``UpstreamTimeout``, ``UpstreamNotFound``.
+
+Modules: ``server`` (routes and handlers), ``cache`` (memory LRU, disk tier, coalescing), ``upstream``
+(S3 and HTTP fetchers), ``http`` (paths, ranges, entity tags, gzip), ``tokens``, ``geo``, ``metrics``,
+``run`` (options and the server loop; ``python -m edge``), ``errors``. Design: DESIGN.md, "Edge".
+"""
+
+from edge.cache import Cache, Coalescer
+from edge.errors import BadToken, EdgeError, UpstreamError, UpstreamNotFound, UpstreamTimeout
+from edge.geo import Geo, IPTable
+from edge.server import EdgeConfig, make_app
+from edge.tokens import TokenSigner, load_secret
+from edge.upstream import HttpUpstream, Retry, S3Upstream, Timeouts
+
+__all__ = [
+    "BadToken",
+    "Cache",
+    "Coalescer",
+    "EdgeConfig",
+    "EdgeError",
+    "Geo",
+    "HttpUpstream",
+    "IPTable",
+    "Retry",
+    "S3Upstream",
+    "Timeouts",
+    "TokenSigner",
+    "UpstreamError",
+    "UpstreamNotFound",
+    "UpstreamTimeout",
+    "load_secret",
+    "make_app",
+]
