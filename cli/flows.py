@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.tables import table
-from flows.settings import Settings, Status, workspace_root
+from flows.settings import Settings, Status
 from vodflow.errors import UsageError
+from vodflow.state import State, folder
 
 __all__ = [
     "StageBoard",
@@ -161,7 +162,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def read_statuses(root: str | os.PathLike[str] | None = None) -> list[Status]:
     """Every title's last status under the workspace root, newest first."""
-    base = workspace_root(root)
+    base = folder(State.WORK, root)
     found = []
     for path in sorted(base.glob("*/status.json")) if base.is_dir() else []:
         try:
@@ -177,7 +178,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps([s.model_dump() for s in statuses], indent=2))
         return 0
     if not statuses:
-        print(f"no titles in {workspace_root(args.workspace)}")
+        print(f"no titles in {folder(State.WORK, args.workspace)}")
         return 0
     rows = [
         (s.title, s.stage, s.state, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.updated)),

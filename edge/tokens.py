@@ -20,9 +20,9 @@ import os
 import secrets
 import stat
 import time
-from pathlib import Path
 
 from edge.errors import BadToken, EdgeError
+from vodflow.state import edge_secret_file
 
 __all__ = ["MAX_TOKEN_CHARS", "TokenSigner", "covers", "load_secret"]
 
@@ -113,10 +113,6 @@ class TokenSigner:
         return scope
 
 
-def default_secret_file() -> Path:
-    return Path(os.environ.get("VODFLOW_EDGE_SECRET_FILE") or Path(".vodflow") / "edge" / "secret")
-
-
 def load_secret(secret: str | bytes | None = None, *, path: str | os.PathLike[str] | None = None) -> bytes:
     """The token secret: ``secret`` if given (hex text or raw bytes), else ``$VODFLOW_EDGE_SECRET`` (hex),
     else the state file (``path`` or the default), created with 32 random bytes and mode 0600 on first use.
@@ -129,7 +125,7 @@ def load_secret(secret: str | bytes | None = None, *, path: str | os.PathLike[st
             return bytes.fromhex(text.strip())
         except ValueError:
             raise EdgeError("the edge token secret must be hex digits") from None
-    file = Path(path) if path is not None else default_secret_file()
+    file = edge_secret_file(path)
     if not file.exists():
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")

@@ -28,7 +28,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from flows import report
-from flows.settings import Settings, Status, Workspace, workspace_root
+from flows.settings import Settings, Status, Workspace
 from flows.tasks import (
     encode_task,
     fetch_task,
@@ -43,9 +43,10 @@ from flows.tasks import (
     validate_task,
     warm_task,
 )
-from ladders.analyze import cache_dir, source_hash
+from ladders.analyze import source_hash
 from vodflow.errors import QAFailed, UsageError, VodflowError
 from vodflow.records import Record
+from vodflow.state import State, folder
 
 __all__ = [
     "IngestResult",
@@ -132,7 +133,7 @@ def ingest_title(source: str, settings: Settings | None = None, show_progress: b
     ``source`` is a local path or an ``s3://bucket/key`` URL (downloaded into the workspace root's
     ``sources/`` folder through the origin configuration)."""
     settings = settings or Settings()
-    root = workspace_root(settings.workspace)
+    root = folder(State.WORK, settings.workspace)
     root.mkdir(parents=True, exist_ok=True)
     title = settings.title_for(source)
     src = source
@@ -154,7 +155,7 @@ def ingest_title(source: str, settings: Settings | None = None, show_progress: b
             src = fetch_task(source, str(dest), settings.origin, settings.origin_state)
         elif not Path(source).is_file():
             raise UsageError(f"{source}: no such file")
-        sha = source_hash(src, cache_dir())
+        sha = source_hash(src, folder(State.CACHE))
     except VodflowError as exc:
         return Failed(message=_message(exc), data=_result(title, source, None, "failed", _message(exc)))
     ws = Workspace(root, title, sha, settings)

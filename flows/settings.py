@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -20,24 +19,14 @@ from typing import Literal
 from pydantic import Field
 
 from ladders.analyze import AnalysisPolicy
+from vodflow.ids import title_from
 from vodflow.records import Record
 
-__all__ = ["DEFAULT_ROOT", "OUTPUT_FIELDS", "Settings", "Status", "Workspace", "workspace_root"]
+__all__ = ["OUTPUT_FIELDS", "Settings", "Status", "Workspace"]
 
-DEFAULT_ROOT = Path(".vodflow") / "work"
-_ROOT_ENV = "VODFLOW_WORK"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # The settings that change a title's media, hence its workspace id and every task's cache key.
 OUTPUT_FIELDS = ("codecs", "ladder", "encrypt", "segment_seconds", "target_vmaf", "max_rungs", "analysis", "audio",
                  "quality_every", "sidecar_every", "chunked", "title")  # fmt: skip
-
-
-def workspace_root(path: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding every title's workspace: ``path``, else ``$VODFLOW_WORK``, else ``.vodflow/work``."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get(_ROOT_ENV)
-    return Path(env) if env else DEFAULT_ROOT
 
 
 class Settings(Record):
@@ -73,7 +62,7 @@ class Settings(Record):
 
     def title_for(self, source: str | os.PathLike[str]) -> str:
         """The published title id: ``title`` or the source's file stem made URL-safe."""
-        return self.title or _SAFE.sub("_", Path(str(source).rstrip("/")).stem).strip("._-") or "title"
+        return self.title or title_from(Path(str(source).rstrip("/")).stem)
 
 
 class Status(Record):

@@ -69,6 +69,7 @@ from pipeline.trim import tail
 from vodflow.errors import ProbeError, UnsupportedMedia, UsageError
 from vodflow.progress import Progress
 from vodflow.records import Record
+from vodflow.state import State, folder
 
 __all__ = [
     "ANALYSIS_VERSION",
@@ -77,7 +78,6 @@ __all__ = [
     "AnalysisPolicy",
     "ProbeResult",
     "analyze",
-    "cache_dir",
     "excerpts",
     "sizes",
     "source_hash",
@@ -105,8 +105,6 @@ DEFAULT_CRFS: dict[str, tuple[float, ...]] = {
 # High 4:4:4 Predictive, which players do not take) and no ladder needs the bits.
 CRF_MIN = 8.0
 _CODECS: tuple[str, ...] = get_args(Codec)
-_CACHE_ENV = "VODFLOW_CACHE"
-_DEFAULT_CACHE = Path(".vodflow") / "cache"
 _HASH_CHUNK = 1 << 20
 _BATCH_AREA = 1920 * 1080
 
@@ -276,14 +274,6 @@ def _cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))  # what this process may use, not what the machine has
     except AttributeError:
         return max(1, os.cpu_count() or 1)
-
-
-def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``path`` if given, else ``$VODFLOW_CACHE``, else ``.vodflow/cache`` here."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get(_CACHE_ENV)
-    return Path(env) if env else _DEFAULT_CACHE
 
 
 def source_hash(path: str | os.PathLike[str], cache: Path | None = None) -> str:
@@ -707,7 +697,7 @@ def analyze(
 
     Points: every size of :func:`sizes` x every CRF of the policy, per codec, on the excerpts of
     :func:`excerpts`, and the adaptive ends' extra CRFs (see ``AnalysisPolicy``). Cached under
-    :func:`cache_dir` (``cache``), so a repeated call runs no ffmpeg.
+    ``vodflow.state.folder(State.CACHE, cache)``, so a repeated call runs no ffmpeg.
     ``RDPoints.seconds`` is this call's wall time, 0 when every point came from the cache.
 
     Raises ``UsageError`` for an unknown codec or a missing path, ``ProbeError``/``NoVideoStream``/
@@ -727,7 +717,7 @@ def analyze(
     if not src.is_file():
         probe(src)  # the one-line error for a missing path, a directory, ...
         raise UsageError(f"{src}: not a file")
-    root = cache_dir(cache)
+    root = folder(State.CACHE, cache)
     title_hash = source_hash(src, root)
     info = _probe(src, root, title_hash)
     v = require_video(info)

@@ -3,7 +3,7 @@
 Public names (origin side):
 
 - ``origin.seaweed``: ``Seaweed`` (the embedded SeaweedFS: ``up``/``down``/``status``/``origin``),
-  ``OriginState``, ``OriginStatus``, ``Credentials``, ``default_state_dir``.
+  ``OriginState``, ``OriginStatus``, ``Credentials``.
 - ``origin.config``: ``Origin`` (endpoint + credentials + location, ``client()``), ``S3Location``.
 - ``origin.errors``: ``OriginError`` and its family.
 

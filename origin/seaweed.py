@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -52,10 +51,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from origin.config import Origin, S3Location
 from origin.errors import OriginNotRunning, OriginStartFailed
 from vodflow import process
+from vodflow.errors import ProcessError
 from vodflow.records import Record
+from vodflow.state import State, folder
 from vodflow.tools import Tool, find
 
-__all__ = ["DEFAULT_BUCKET", "Credentials", "OriginState", "OriginStatus", "Seaweed", "default_state_dir"]
+__all__ = ["DEFAULT_BUCKET", "Credentials", "OriginState", "OriginStatus", "Seaweed"]
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,6 @@ _PORTS = (
     "admin.port",
     "admin.port.grpc",
 )
-
-
-def default_state_dir() -> Path:
-    """``$VODFLOW_ORIGIN`` if set, else ``.vodflow/origin`` under the current directory."""
-    return Path(os.environ.get("VODFLOW_ORIGIN") or Path(".vodflow") / "origin")
 
 
 class Credentials(Record):
@@ -175,7 +171,7 @@ class Seaweed:
     """The embedded SeaweedFS of one state folder (see the module docstring)."""
 
     def __init__(self, state_dir: str | os.PathLike[str] | None = None, *, bucket: str = DEFAULT_BUCKET) -> None:
-        self.dir = Path(state_dir) if state_dir is not None else default_state_dir()
+        self.dir = folder(State.ORIGIN, state_dir)
         self.bucket = bucket
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -346,19 +342,12 @@ class Seaweed:
             "-volume.preStopSeconds=0",  # no clients to drain: stop at once
         ]
         self._write_s3_config(creds)
-        log.info("start: %s", shlex.join(argv))
         with open(self.log_path, "ab") as out:
             try:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=self.dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # outlives the CLI; Ctrl-C in its shell does not reach it
-                )
-            except OSError as exc:
-                raise OriginStartFailed(f"cannot start weed: {exc.strerror or exc}") from exc
+                # new_session: it outlives the CLI, and Ctrl-C in its shell does not reach it
+                proc = process.spawn(argv, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT, new_session=True)
+            except ProcessError as exc:
+                raise OriginStartFailed(str(exc)) from exc
         self._proc = proc
         st = OriginState(
             pid=proc.pid,

@@ -20,11 +20,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from packager.errors import KeyStoreError
+from vodflow.ids import is_id
 from vodflow.records import Record
+from vodflow.state import State, folder
 
-__all__ = ["ContentKey", "KeyStore", "TitleKeys", "TrackClass", "default_root", "track_class"]
+__all__ = ["ContentKey", "KeyStore", "TitleKeys", "TrackClass", "track_class"]
 
-_TITLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -81,11 +82,6 @@ class TitleKeys(Record):
         return {k.kid: k.key for k in self.keys.values()}
 
 
-def default_root() -> Path:
-    """``$VODFLOW_KEYS`` if set, else ``.vodflow/keys`` under the current directory."""
-    return Path(os.environ.get("VODFLOW_KEYS") or Path(".vodflow") / "keys")
-
-
 def _new_key(cls: TrackClass) -> ContentKey:
     return ContentKey(track_class=cls, kid=secrets.token_hex(16), key=secrets.token_hex(16))
 
@@ -94,14 +90,14 @@ class KeyStore:
     """Keys of many titles under one folder. ``KeyStore().load("bbb").for_class(TrackClass.SD).key``."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
+        self.root = folder(State.KEYS, root)
 
     def __repr__(self) -> str:
         return f"KeyStore({str(self.root)!r})"
 
     def path(self, title: str) -> Path:
         """The file that holds ``title``'s keys; raises ``KeyStoreError`` for a name unfit for a file."""
-        if not _TITLE.fullmatch(title):
+        if not is_id(title):
             raise KeyStoreError(f"title {title!r} is not a valid key store name (letters, digits, . _ -)")
         return self.root / f"{title}.json"
 

@@ -41,6 +41,7 @@ from pipeline.probe import probe
 from pipeline.subtitles import to_webvtt
 from pipeline.thumbs import sprite
 from vodflow.errors import ProbeError, UsageError
+from vodflow.ids import title_from
 
 __all__ = ["DEFAULT_KEY_URI", "ENCRYPTIONS", "SubtitleInput", "package", "parse_subtitle_arg"]
 
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 ENCRYPTIONS: tuple[Encryption, ...] = ("none", "cenc", "cbcs", "aes128")
 DEFAULT_KEY_URI = "/keys/{title}/{kid}"
 _MASTER, _MPD, _RECORD = "master.m3u8", "manifest.mpd", "package.json"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +286,7 @@ def package(
     gop_seconds = float(result.gop_frames / Fraction(result.frame_rate))
     n_gops = _gop_multiple(segment_seconds, gop_seconds)
     segment_seconds = n_gops * gop_seconds
-    title = title or _SAFE.sub("_", Path(result.source).stem) or "title"
+    title = title or title_from(Path(result.source).stem)
     if encrypt in ("cbcs", "aes128") and ("{kid}" not in key_uri or '"' in key_uri):
         raise UsageError(f"key URI {key_uri!r} needs a {{kid}} placeholder (and no quotes)")
     subs = [s if isinstance(s, SubtitleInput) else parse_subtitle_arg(s) for s in subtitles]

@@ -5,6 +5,9 @@ and stderr line by line to optional callbacks, enforces a timeout, stops the chi
 (terminate, wait, kill, wait) and on failure raises a ``ProcessError`` that carries the command and the
 last lines of stderr. Output lines matching a ``fatal`` pattern stop the child at once: that is how an
 ffmpeg warning that means "your arguments are wrong" becomes an error instead of noise.
+
+``spawn`` starts a long-lived child (a server: SeaweedFS, the edge) the same way: argv as a list, logged
+shell-quoted, a failure to start raised as a ``ProcessError``; ``stop`` ends it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from vodflow.errors import ProcessError, ProcessTimeout
 
-__all__ = ["Completed", "run", "stop"]
+__all__ = ["Completed", "run", "spawn", "stop"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,31 @@ def stop(proc: subprocess.Popen[bytes], grace: float = _STOP_GRACE_SECONDS) -> N
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def spawn(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    stdout: int | IO[Any] | None = subprocess.DEVNULL,
+    stderr: int | IO[Any] | None = None,
+    text: bool = False,
+    new_session: bool = False,
+) -> subprocess.Popen:
+    """Start ``argv`` and return its ``Popen`` without waiting; stdin is closed, ``stdout``/``stderr`` go
+    where the caller says (``subprocess.PIPE``, a file, ``DEVNULL``). ``new_session`` detaches it from the
+    caller's terminal (Ctrl-C there does not reach it). Raises ``ProcessError`` when it cannot start.
+    Stop it with :func:`stop`."""
+    args = [os.fspath(a) for a in argv]
+    log.info("start: %s", shlex.join(args))
+    try:
+        return subprocess.Popen(
+            args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, text=text,
+            start_new_session=new_session,
+        )  # fmt: skip
+    except OSError as exc:
+        raise ProcessError(f"cannot start {Path(args[0]).name}: {exc.strerror or exc}", argv=args) from exc
 
 
 def _pump(

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ladders.analyze import AnalysisPolicy, ProbeResult, analyze, cache_dir, excerpts
+from ladders.analyze import AnalysisPolicy, ProbeResult, analyze, excerpts
 from ladders.hull import hull
 from ladders.model import RDPoints
 from pipeline.probe import probe
 from tests import media
 from vodflow.errors import NoVideoStream, UsageError
+from vodflow.state import State, folder
 
 CODECS = ("h264", "hevc", "av1", "vp9")
 # Few probes so the file stays quick; 1080 is above the 320x180 source and must be dropped.
@@ -293,10 +294,10 @@ def test_bad_requests_are_refused_before_any_encode(tiny, tmp_path, caplog):
 def test_the_cache_folder_comes_from_the_argument_the_environment_or_here(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("VODFLOW_CACHE", raising=False)
-    assert cache_dir() == Path(".vodflow/cache")
+    assert folder(State.CACHE) == Path(".vodflow/cache")
     monkeypatch.setenv("VODFLOW_CACHE", str(tmp_path / "env"))
-    assert cache_dir() == tmp_path / "env"
-    assert cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert folder(State.CACHE) == tmp_path / "env"
+    assert folder(State.CACHE, tmp_path / "arg") == tmp_path / "arg"
 
 
 def test_vmaf_batches_shrink_with_the_reference_area():

@@ -7,7 +7,8 @@ import stat
 import pytest
 
 from packager.errors import KeyStoreError
-from packager.keys import KeyStore, TrackClass, default_root, track_class
+from packager.keys import KeyStore, TrackClass, track_class
+from vodflow.state import State, folder
 
 
 def test_keys_are_random_per_title_and_class_and_kept(tmp_path):
@@ -28,9 +29,9 @@ def test_keys_are_random_per_title_and_class_and_kept(tmp_path):
 
 def test_default_root_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("VODFLOW_KEYS", str(tmp_path / "k"))
-    assert KeyStore().root == tmp_path / "k" == default_root()
+    assert KeyStore().root == tmp_path / "k" == folder(State.KEYS)
     monkeypatch.delenv("VODFLOW_KEYS")
-    assert default_root().parts[-2:] == (".vodflow", "keys")
+    assert folder(State.KEYS).parts[-2:] == (".vodflow", "keys")
 
 
 def test_track_classes():
