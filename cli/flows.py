@@ -15,6 +15,7 @@ from typing import TextIO
 
 from cli.tables import table
 from flows.settings import Settings, Status
+from pipeline.codecs import parse_codecs
 from vodflow.errors import UsageError
 from vodflow.state import State, folder
 
@@ -29,8 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("vodflow.progress")
-
-_CODECS = ("h264", "hevc", "av1", "vp9")
 
 
 def _quiet_prefect() -> None:
@@ -80,9 +79,7 @@ def add_ingest_arguments(sp: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    codecs = [c.strip().lower() for c in args.codecs.split(",") if c.strip()]
-    if not codecs or any(c not in _CODECS for c in codecs):
-        raise UsageError(f"--codecs {args.codecs!r}: choose from {', '.join(_CODECS)} (comma-separated)")
+    codecs = parse_codecs(args.codecs)
     if args.title and len(args.src) > 1:
         raise UsageError("--title names one title; give one source with it")
     if args.concurrency < 1 or (args.workers is not None and args.workers < 1):

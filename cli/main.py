@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cli.tables import fmt as _fmt
 from cli.tables import table as _table
+from pipeline.codecs import parse_codecs
 from vodflow.errors import UsageError, VodflowError
 
 __all__ = ["main"]
@@ -137,7 +138,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise UsageError(
             "encode needs either --rung CODEC:WxH:RATE (repeatable) or --ladder ladder.json|fixed, not both"
         )
-    codecs = _codecs(args.codecs) if args.codecs else None
+    codecs = parse_codecs(args.codecs) if args.codecs else None
     if args.ladder:
         from ladders.verify import encode_ladder
 
@@ -171,24 +172,13 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-_CODECS = ("h264", "hevc", "av1", "vp9")
-
-
-def _codecs(text: str) -> list[str]:
-    codecs = [c.strip().lower() for c in text.split(",") if c.strip()]
-    bad = [c for c in codecs if c not in _CODECS]
-    if bad or not codecs:
-        raise UsageError(f"--codecs {text!r}: choose from {', '.join(_CODECS)} (comma-separated)")
-    return codecs
-
-
 def cmd_ladder(args: argparse.Namespace) -> int:
     from ladders.model import LadderPolicy
     from ladders.per_title import per_title
     from ladders.plot import plot
 
     policy = LadderPolicy(target_vmaf=args.target, max_rungs=args.max_rungs)
-    points, ladder = per_title(args.src, _codecs(args.codecs), policy, show_progress=not args.json)
+    points, ladder = per_title(args.src, parse_codecs(args.codecs), policy, show_progress=not args.json)
     if args.out:
         ladder.save(args.out)
     if args.plot:

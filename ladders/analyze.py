@@ -55,12 +55,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import get_args
 
 from pydantic import Field, ValidationError, model_validator
 
 from ladders.hull import hull
-from ladders.model import CRF_MAX, Codec, RDPoint, RDPoints
+from ladders.model import RDPoint, RDPoints
+from pipeline.codecs import CODECS, CRF_MAX
 from pipeline.encode import DEFAULT_PRESET, RateControl, Rendition, encode
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import MediaInfo, parse_rate, probe, require_video
@@ -104,7 +104,6 @@ DEFAULT_CRFS: dict[str, tuple[float, ...]] = {
 # The lowest CRF the adaptive top probes: below it the encoders head for lossless profiles (x264 CRF 0 is
 # High 4:4:4 Predictive, which players do not take) and no ladder needs the bits.
 CRF_MIN = 8.0
-_CODECS: tuple[str, ...] = get_args(Codec)
 _HASH_CHUNK = 1 << 20
 _BATCH_AREA = 1920 * 1080
 
@@ -184,12 +183,12 @@ class AnalysisPolicy(Record):
         if not self.heights or any(h < 16 for h in self.heights):
             raise ValueError("heights must be a non-empty list of heights of at least 16")
         for codec, crfs in self.crfs.items():
-            if codec not in _CODECS:
+            if codec not in CODECS:
                 raise ValueError(f"crfs for unknown codec {codec!r}")
             if not crfs:
                 raise ValueError(f"no CRF for {codec}")
         for codec in self.presets:
-            if codec not in _CODECS:
+            if codec not in CODECS:
                 raise ValueError(f"preset for unknown codec {codec!r}")
         return self
 
@@ -711,8 +710,8 @@ def analyze(
     if not wanted:
         raise UsageError("analyze needs at least one codec")
     for c in wanted:
-        if c not in _CODECS:
-            raise UsageError(f"unknown codec {c!r}: analyze takes {', '.join(_CODECS)}")
+        if c not in CODECS:
+            raise UsageError(f"unknown codec {c!r}: analyze takes {', '.join(CODECS)}")
     src = Path(source)
     if not src.is_file():
         probe(src)  # the one-line error for a missing path, a directory, ...

@@ -32,7 +32,8 @@ import math
 from fractions import Fraction
 from typing import Literal
 
-from ladders.model import Codec, Ladder, Rung
+from ladders.model import Ladder, Rung
+from pipeline.codecs import Codec
 from pipeline.encode import RateControl
 from pipeline.probe import MediaInfo, require_video
 

@@ -8,14 +8,13 @@ from typing import Literal
 
 from pydantic import Field
 
+from pipeline.codecs import Codec
 from pipeline.encode import DEFAULT_AUDIO, AudioRendition, RateControl, Rendition
 from vodflow.records import Record
 
-__all__ = ["CRF_MAX", "Codec", "Hull", "Ladder", "LadderPolicy", "RDPoint", "RDPoints", "Rung"]
+__all__ = ["Hull", "Ladder", "LadderPolicy", "RDPoint", "RDPoints", "Rung"]
 
-Codec = Literal["h264", "hevc", "av1", "vp9"]
 # The highest CRF each encoder takes (x264/x265: 51; SVT-AV1 and libvpx-vp9: 63).
-CRF_MAX: dict[str, float] = {"h264": 51.0, "hevc": 51.0, "av1": 63.0, "vp9": 63.0}
 
 
 class RDPoint(Record):

@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 
 from ladders.analyze import AnalysisPolicy, analyze
-from ladders.model import Codec, Ladder, LadderPolicy, RDPoints
+from ladders.model import Ladder, LadderPolicy, RDPoints
 from ladders.select import select
+from pipeline.codecs import Codec
 
 __all__ = ["per_title"]
 

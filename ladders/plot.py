@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 from ladders.hull import hull
-from ladders.model import Codec, Ladder, RDPoints
+from ladders.model import Ladder, RDPoints
+from pipeline.codecs import Codec
 
 __all__ = ["plot"]
 

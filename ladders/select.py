@@ -55,7 +55,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ladders.hull import hull
-from ladders.model import CRF_MAX, Codec, Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
+from ladders.model import Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
+from pipeline.codecs import CRF_MAX, Codec
 from pipeline.encode import RateControl
 from vodflow.errors import UsageError
 

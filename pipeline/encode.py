@@ -52,6 +52,7 @@ from typing import Literal
 
 from pydantic import ValidationError, model_validator
 
+from pipeline.codecs import CRF_MAX, Codec
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.probe import MAX_SIDE, AudioStream, MediaInfo, parse_rate, probe, require_video
 from vodflow import tools
@@ -83,8 +84,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Codec = Literal["h264", "hevc", "av1", "vp9"]
-
 # The ffmpeg encoder behind each codec.
 ENCODERS: dict[str, str] = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
 AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus"}
@@ -93,7 +92,6 @@ AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus"}
 DEFAULT_PRESET: dict[str, str] = {"h264": "medium", "hevc": "medium", "av1": "8", "vp9": "4"}
 _X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 _PRESET_RANGE = {"av1": range(-2, 14), "vp9": range(0, 9)}
-_CRF_MAX = {"h264": 51, "hevc": 51, "av1": 63, "vp9": 63}
 # What the encoders in our ffmpeg build accept (x265 and libvpx are 8-bit builds there).
 _PIX_FMTS = {
     "h264": ("yuv420p", "yuv420p10le"),
@@ -219,8 +217,8 @@ class Rendition(Record):
                 raise ValueError(f"{c} preset {self.preset!r} is not a number in {r.start}..{r.stop - 1}")
         crf = self.rate.crf
         if crf is not None:
-            if crf > _CRF_MAX[c]:
-                raise ValueError(f"{c} crf {crf:g} is above {_CRF_MAX[c]}")
+            if crf > CRF_MAX[c]:
+                raise ValueError(f"{c} crf {crf:g} is above {CRF_MAX[c]:g}")
             if c in ("av1", "vp9") and crf != int(crf):
                 raise ValueError(f"{c} crf must be a whole number, not {crf:g}")
         if c in ("av1", "vp9") and self.rate.mode == "bitrate" and self.rate.maxrate_kbps is not None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from ladders.model import Codec, RDPoint, RDPoints
+from ladders.model import RDPoint, RDPoints
+from pipeline.codecs import Codec
 
 # height: (width, cap, zero kb/s, kb/s at the reference CRF)
 RESOLUTIONS: dict[int, tuple[int, float, float, float]] = {
