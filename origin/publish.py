@@ -36,7 +36,6 @@ import base64
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -55,17 +54,19 @@ from botocore.exceptions import (
 )
 from s3transfer.utils import ChunksizeAdjuster
 
+from origin import layout
 from origin.config import Origin
 from origin.errors import ChecksumMismatch, KeyMaterialFound, NotAPackage, NotPublished, OriginUnreachable
+from origin.layout import Pointer
 from packager.errors import KeyStoreError
 from packager.keys import KeyStore
 from packager.model import Package
 from vodflow.errors import UsageError
+from vodflow.ids import check_title
 from vodflow.records import Record
 
 __all__ = [
     "DEFAULT_TRANSFER",
-    "Pointer",
     "Publication",
     "PublishedObject",
     "current",
@@ -90,7 +91,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"  # a version's media never cha
 MANIFEST = "public, max-age=10"  # manifests too, but players and edges should re-check them soon
 POINTER = "no-cache"  # the one object that changes: always revalidate
 
-_TITLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MEDIA, _PLAYLISTS, _MASTERS = 1, 2, 3  # upload phases, in order
 _HISTORY = 20  # versions the pointer remembers for rollback
 
@@ -129,39 +129,21 @@ class Publication(Record):
     seconds: float
 
 
-class Pointer(Record):
-    """``titles/<title>/current.json``: the version players get, and the ones before it (oldest first)."""
-
-    title: str
-    version: str
-    root: str
-    dash: str | None
-    hls: str
-    published_at: str
-    history: list[str] = []
-
-
-# --- keys in the bucket -------------------------------------------------------------------------------
-
-
-def _check_title(title: str) -> str:
-    if not _TITLE.fullmatch(title):
-        raise UsageError(f"title {title!r} is not a valid title ID (letters, digits, . _ -; at most 128)")
-    return title
+# --- keys in the bucket (the layout is origin.layout's) ---------------------------------------------
 
 
 def pointer_key(origin: Origin, title: str) -> str:
     """The object key of ``title``'s pointer (``<prefix>/titles/<title>/current.json``)."""
-    return origin.location.key("titles", _check_title(title), "current.json")
+    return origin.location.key(layout.pointer(title))
 
 
 def version_root(origin: Origin, title: str, version: str) -> str:
     """The key prefix (no trailing slash) under which ``title``'s ``version`` is stored."""
-    return origin.location.key("titles", _check_title(title), "v", version)
+    return origin.location.key(layout.version_root(title, version))
 
 
 def _record_key(origin: Origin, title: str, version: str) -> str:
-    return origin.location.key("titles", title, "publications", f"{version}.json")
+    return origin.location.key(layout.publication(title, version))
 
 
 # --- local files --------------------------------------------------------------------------------------
@@ -450,7 +432,7 @@ def publish(
     ``UsageError`` (bad title, key store unusable for the check), ``OriginUnreachable``,
     ``ChecksumMismatch``. On any failure the pointer still names the version it named before."""
     started = time.monotonic()
-    _check_title(title)
+    check_title(title)
     package_dir = Path(package_dir)
     store = keystore if isinstance(keystore, KeyStore) else KeyStore(keystore)
     pkg, files = _read_package(package_dir, transfer)
@@ -576,7 +558,7 @@ def unpublish(origin: Origin, title: str, *, client=None) -> int:
     number of objects deleted. Raises ``NotPublished`` when nothing of the title is stored."""
     s3 = client or origin.client()
     pkey = pointer_key(origin, title)
-    objects = _list(s3, origin, origin.location.key("titles", title) + "/")
+    objects = _list(s3, origin, origin.location.key(layout.title_root(title)) + "/")
     if not objects:
         raise NotPublished(f"title {title!r} is not published at {origin.location}")
     bucket = origin.location.bucket
@@ -591,6 +573,6 @@ def unpublish(origin: Origin, title: str, *, client=None) -> int:
                 err = res["Errors"][0]
                 raise OriginUnreachable(f"deleting s3://{bucket}/{err['Key']} failed: {err.get('Message')}")
     except _S3_ERRORS as exc:
-        raise _fail(origin, "deleting under", origin.location.key("titles", title), exc) from exc
+        raise _fail(origin, "deleting under", origin.location.key(layout.title_root(title)), exc) from exc
     log.info("unpublished %s: %d objects", title, len(objects))
     return len(objects)
