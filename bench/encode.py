@@ -20,8 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.encode import DEFAULT_PRESET, RateControl, Rendition, encode, parse_rung
+from pipeline.codecs import DEFAULT_PRESET
+from pipeline.encode import encode
 from pipeline.ffmpeg import run_ffmpeg
+from pipeline.renditions import RateControl, Rendition
+from pipeline.rung_spec import parse_rung
 from samples import DEFAULT_DIR, make_samples
 
 LADDER = (

@@ -26,9 +26,10 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.distributed import encode_distributed
 from origin.seaweed import Seaweed
 from pipeline.chunks import encode_chunk, join_chunks, plan_chunks
-from pipeline.encode import encode, parse_rung
+from pipeline.encode import encode
 from pipeline.ffmpeg import run_ffmpeg
 from pipeline.quality import vmaf
+from pipeline.rung_spec import parse_rung
 from samples import DEFAULT_DIR, make_long_title
 
 LADDER = ("h264:1280x720:crf23@3000k", "h264:640x360:crf23@800k")

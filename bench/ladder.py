@@ -23,11 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ladders.analyze import AnalysisPolicy, analyze
+from ladders.analyze import analyze
 from ladders.bdrate import bd_rate, savings_per_rung, top_saving
+from ladders.errors import CurveError
 from ladders.fixed import fixed
 from ladders.model import Ladder, LadderPolicy
 from ladders.plot import plot
+from ladders.policy import AnalysisPolicy
 from ladders.select import select
 from ladders.verify import encode_ladder, measure
 from pipeline.probe import probe
@@ -168,7 +170,7 @@ def report_codec(o: Outcome, h264: Outcome, target: float) -> None:
     print(f"  bits saved at the top (VMAF {top.vmaf:.2f}): {saved}")
     try:
         print(f"  BD-rate vs H.264 per-title: {bd_rate(_curve(ref), _curve(pt)):+.1f} %")
-    except ValueError as exc:
+    except CurveError as exc:
         print(f"  BD-rate vs H.264 per-title: not computable ({exc})")
     errs = o.prediction_errors
     print(

@@ -21,8 +21,9 @@ from pathlib import Path
 from ladders.fixed import fixed
 from packager.keys import KeyStore
 from packager.package import package
-from pipeline.encode import EncodeResult, encode
+from pipeline.encode import encode
 from pipeline.probe import probe
+from pipeline.renditions import EncodeResult
 from samples import DEFAULT_DIR, make_samples
 
 CODECS = ("h264", "hevc", "av1", "vp9")

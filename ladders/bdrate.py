@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ladders.errors import CurveError
 from ladders.model import Hull, Ladder, RDPoint, RDPoints, Rung
 from vodflow.records import Record
 
@@ -66,7 +67,7 @@ def _pair(item: Any) -> tuple[float, float]:
     if isinstance(item, Rung):
         vmaf = item.measured_vmaf if item.measured_vmaf is not None else item.predicted_vmaf
         if vmaf is None:
-            raise ValueError(f"rung {item.codec} {item.width}x{item.height} has no VMAF, measured or predicted")
+            raise CurveError(f"rung {item.codec} {item.width}x{item.height} has no VMAF, measured or predicted")
         kbps = item.measured_kbps if item.measured_kbps is not None else item.bitrate_kbps
         return kbps, vmaf
     kbps, quality = item
@@ -77,7 +78,7 @@ def as_pairs(curve: Any) -> list[tuple[float, float]]:
     """Return ``curve`` as ``(kbps, quality)`` pairs, in the order given.
 
     Accepts pairs, ``RDPoint``s, ``Rung``s, a ``Hull``, or an ``RDPoints`` / ``Ladder`` of one codec.
-    Raises ``ValueError`` for a multi-codec ``RDPoints``/``Ladder``, a rung without any VMAF, or a
+    Raises ``CurveError`` for a multi-codec ``RDPoints``/``Ladder``, a rung without any VMAF, or a
     bitrate that is not positive and finite.
     """
     items: Iterable[Any]
@@ -87,14 +88,14 @@ def as_pairs(curve: Any) -> list[tuple[float, float]]:
         kind = type(curve).__name__
         codecs = sorted({x.codec for x in (curve.points if isinstance(curve, RDPoints) else curve.rungs)})
         if len(codecs) != 1:
-            raise ValueError(f"this {kind} holds {len(codecs)} codecs ({', '.join(codecs)}); pick one")
+            raise CurveError(f"this {kind} holds {len(codecs)} codecs ({', '.join(codecs)}); pick one")
         items = curve.points if isinstance(curve, RDPoints) else curve.rungs
     else:
         items = curve
     pairs = [_pair(x) for x in items]
     for kbps, quality in pairs:
         if not (kbps > 0 and math.isfinite(kbps)) or not math.isfinite(quality):
-            raise ValueError(f"({kbps:g} kb/s, {quality:g}) is not a usable rate-quality point")
+            raise CurveError(f"({kbps:g} kb/s, {quality:g}) is not a usable rate-quality point")
     return pairs
 
 
@@ -104,7 +105,7 @@ def _by_quality(pairs: Sequence[tuple[float, float]], name: str) -> tuple[list[f
     for kbps, q in pairs:
         best[q] = min(kbps, best.get(q, math.inf))
     if len(best) < 2:
-        raise ValueError(f"BD-rate needs at least 2 points of different quality on curve {name}, not {len(best)}")
+        raise CurveError(f"BD-rate needs at least 2 points of different quality on curve {name}, not {len(best)}")
     q = sorted(best)
     return q, [math.log(best[x]) for x in q]
 
@@ -117,7 +118,7 @@ def bd_rate(a: Any, b: Any) -> float:
     integrated exactly over the overlap. Four points a curve is the classic setting; any number from 2
     works (2 points is a straight line in log rate), and the curves need not have as many points each.
 
-    Raises ``ValueError`` when a curve has fewer than 2 distinct qualities or the curves' quality
+    Raises ``CurveError`` when a curve has fewer than 2 distinct qualities or the curves' quality
     ranges do not overlap (the BD-rate is undefined there, and an extrapolated number would be a guess).
     """
     from scipy.interpolate import PchipInterpolator  # imported here: scipy costs 0.3 s at `import ladders`
@@ -126,7 +127,7 @@ def bd_rate(a: Any, b: Any) -> float:
     qb, rb = _by_quality(as_pairs(b), "b")
     lo, hi = max(qa[0], qb[0]), min(qa[-1], qb[-1])
     if not hi > lo:
-        raise ValueError(
+        raise CurveError(
             f"the curves' quality ranges do not overlap ({qa[0]:g}..{qa[-1]:g} against {qb[0]:g}..{qb[-1]:g})"
         )
     area_a = PchipInterpolator(qa, ra).integrate(lo, hi)
@@ -155,11 +156,11 @@ def savings_per_rung(reference: Any, candidate: Any) -> list[RungSaving]:
 
     The candidate's bitrate at a rung's VMAF is interpolated on the candidate's points, linear in log
     rate (as ``Hull`` does), taking the lowest bitrate that reaches it. A rung the candidate never
-    reaches gets None, not a guess. Raises ``ValueError`` for an empty curve or unusable points.
+    reaches gets None, not a guess. Raises ``CurveError`` for an empty curve or unusable points.
     """
     ref, cand = as_pairs(reference), as_pairs(candidate)
     if not ref or not cand:
-        raise ValueError("both curves need at least one point")
+        raise CurveError("both curves need at least one point")
     out = []
     for kbps, vmaf in sorted(ref):
         need, clamped = _kbps_for(cand, vmaf)
@@ -180,11 +181,11 @@ def top_saving(reference: Any, candidate: Any, target_vmaf: float = 95.0) -> Top
 
     The reference's top rung is its highest-bitrate point; the quality compared is ``target_vmaf`` or
     that rung's VMAF where it is lower. The candidate's bitrate there is interpolated as in
-    ``savings_per_rung``. Raises ``ValueError`` for an empty curve or unusable points.
+    ``savings_per_rung``. Raises ``CurveError`` for an empty curve or unusable points.
     """
     ref, cand = as_pairs(reference), as_pairs(candidate)
     if not ref or not cand:
-        raise ValueError("both curves need at least one point")
+        raise CurveError("both curves need at least one point")
     top_kbps, top_vmaf = max(ref)
     vmaf = min(target_vmaf, top_vmaf)
     need, clamped = _kbps_for(cand, vmaf)

@@ -29,15 +29,17 @@ that it does not adapt, to the title or to the codec.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Literal
 
+from ladders.errors import FrameTooSmall
 from ladders.model import Ladder, Rung
 from pipeline.codecs import Codec
-from pipeline.encode import RateControl
 from pipeline.probe import MediaInfo, require_video
+from pipeline.renditions import RateControl
 
-__all__ = ["PEAK_RATIO", "REFERENCE_RUNGS", "SOURCE_SLACK", "fixed"]
+__all__ = ["PEAK_RATIO", "REFERENCE_RUNGS", "SOURCE_SLACK", "fixed", "fixed_ladder"]
 
 # (box height, nominal average kb/s), highest first; every box is 16:9.
 REFERENCE_RUNGS: tuple[tuple[int, int], ...] = ((2160, 15250), (1080, 5800), (720, 3000), (480, 1050), (240, 300))
@@ -64,7 +66,7 @@ def _display_size(source: MediaInfo | tuple[int, int]) -> tuple[str, float, floa
         return source.path, v.height * float(dar), float(v.height)
     width, height = source
     if width < 16 or height < 16:
-        raise ValueError(f"source size {width}x{height} is too small (16x16 at least)")
+        raise FrameTooSmall(f"source size {width}x{height} is too small (16x16 at least)")
     return f"{width}x{height}", float(width), float(height)
 
 
@@ -87,7 +89,7 @@ def fixed(
     Rungs are in ascending bitrate, sized to the source's display aspect ratio and capped at its size
     (see the module docstring for the rules; ``above_source`` says what happens to rungs larger than the
     source). Raises ``NoVideoStream``/``UnsupportedMedia`` for a
-    ``MediaInfo`` without usable video and ``ValueError`` for a size below 16x16.
+    ``MediaInfo`` without usable video and ``FrameTooSmall`` for a size below 16x16.
     """
     name, width, height = _display_size(source)
     rungs = []
@@ -114,3 +116,16 @@ def fixed(
             )
         )
     return Ladder(source=name, kind="fixed", rungs=rungs[::-1])
+
+
+def fixed_ladder(
+    source: MediaInfo | tuple[int, int], codecs: Sequence[Codec] = ("h264",), *, name: str | None = None
+) -> Ladder:
+    """Return one fixed ladder holding the reference rungs of every codec in ``codecs``, in that order.
+
+    Each codec's rungs are ``fixed(source, codec=...)``'s; ``name`` is the ladder's ``source`` (default:
+    as ``fixed`` names it). Raises what ``fixed`` raises.
+    """
+    ladders = [fixed(source, codec=c) for c in codecs]
+    rungs = [r for ladder in ladders for r in ladder.rungs]
+    return Ladder(source=name if name is not None else _display_size(source)[0], kind="fixed", rungs=rungs)

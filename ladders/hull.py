@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from ladders.errors import CurveError
 from ladders.model import Hull, RDPoint
 from vodflow.records import Record
 
@@ -53,18 +54,18 @@ def hull(points: Iterable[RDPoint]) -> Hull:
     less than a cheaper one) simply stays below the hull; everything past the highest-scoring point is
     cut, because spending more bits for less quality is never a choice.
 
-    Raises ``ValueError`` when ``points`` is empty, holds no point with a positive finite bitrate and a
+    Raises ``CurveError`` when ``points`` is empty, holds no point with a positive finite bitrate and a
     finite VMAF, or mixes codecs.
     """
     pts = list(points)
     if not pts:
-        raise ValueError("a hull needs at least one rate-quality point")
+        raise CurveError("a hull needs at least one rate-quality point")
     codecs = sorted({p.codec for p in pts})
     if len(codecs) > 1:
-        raise ValueError(f"a hull is per codec, but the points mix {', '.join(codecs)}")
+        raise CurveError(f"a hull is per codec, but the points mix {', '.join(codecs)}")
     usable = [p for p in pts if p.bitrate_kbps > 0 and math.isfinite(p.bitrate_kbps) and math.isfinite(p.vmaf)]
     if not usable:
-        raise ValueError("no point has a positive, finite bitrate and a finite VMAF")
+        raise CurveError("no point has a positive, finite bitrate and a finite VMAF")
 
     usable.sort(key=lambda p: (p.log_rate, -p.vmaf, p.width * p.height, -p.crf))
     distinct: list[RDPoint] = []

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from pipeline.codecs import Codec
-from pipeline.encode import DEFAULT_AUDIO, AudioRendition, RateControl, Rendition
+from pipeline.renditions import DEFAULT_AUDIO, AudioRendition, RateControl, Rendition
 from vodflow.records import Record
 
 __all__ = ["Hull", "Ladder", "LadderPolicy", "RDPoint", "RDPoints", "Rung"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ladders.analyze import AnalysisPolicy, analyze
+from ladders.analyze import analyze
 from ladders.model import Ladder, LadderPolicy, RDPoints
+from ladders.policy import AnalysisPolicy
 from ladders.select import select
 from pipeline.codecs import Codec
 

@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ladders.errors import CurveError
 from ladders.hull import hull
 from ladders.model import Ladder, RDPoints
 from pipeline.codecs import Codec
@@ -41,7 +42,7 @@ def plot(
     Chosen rungs are labelled with their predicted VMAF, and measured VMAF where known (drawn too).
     Fixed rungs with a measured VMAF are drawn at it; the others, whose quality nobody knows yet, are
     marked at their nominal bitrate along the bottom. The PNG is 1000x600 and written atomically.
-    Raises ``ValueError`` when ``points`` holds nothing for ``codec``.
+    Raises ``CurveError`` when ``points`` holds nothing for ``codec``.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -49,7 +50,7 @@ def plot(
 
     own = points.for_codec(codec)
     if not own:
-        raise ValueError(f"{points.source}: no {codec} points to plot")
+        raise CurveError(f"{points.source}: no {codec} points to plot")
     h = hull(own)
 
     fig = Figure(figsize=_SIZE_INCHES, dpi=_DPI)

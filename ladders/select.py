@@ -56,8 +56,8 @@ from dataclasses import dataclass
 
 from ladders.hull import hull
 from ladders.model import Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
-from pipeline.codecs import CRF_MAX, Codec
-from pipeline.encode import RateControl
+from pipeline.codecs import CODECS, CRF_MAX, Codec
+from pipeline.renditions import RateControl
 from vodflow.errors import UsageError
 
 __all__ = ["KNEE_VMAF_PER_DOUBLING", "select"]
@@ -66,7 +66,6 @@ log = logging.getLogger(__name__)
 
 KNEE_VMAF_PER_DOUBLING = 1.0
 _CRF_STEP = {"h264": 0.1, "hevc": 0.1, "av1": 1.0, "vp9": 1.0}
-_CODEC_ORDER: tuple[Codec, ...] = ("h264", "hevc", "av1", "vp9")
 # Bitrates within this factor count as equal when checking that rungs still move down the hull.
 _SAME_KBPS = 1.01
 
@@ -325,11 +324,12 @@ def select(points: RDPoints, policy: LadderPolicy | None = None, *, codecs: Sequ
     order, each codec's in ascending bitrate, with capped-CRF rate control and predicted VMAF.
 
     Raises ``UsageError`` when a codec asked for has no points, or a codec other than H.264 is asked for
-    without H.264 points to compare it with; ``ValueError`` when a codec's points hold no usable point.
+    without H.264 points to compare it with; ``CurveError`` (from ``hull``) when a codec's points hold no
+    usable point.
     """
     policy = policy or LadderPolicy()
     present = {p.codec for p in points.points}
-    wanted = [c for c in _CODEC_ORDER if c in present] if codecs is None else list(dict.fromkeys(codecs))
+    wanted = [c for c in CODECS if c in present] if codecs is None else list(dict.fromkeys(codecs))
     if not wanted:
         raise UsageError(f"{points.source}: no rate-quality points to choose a ladder from")
     missing = [c for c in wanted if c not in present]

@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 
 from ladders.model import Ladder
-from pipeline.encode import DEFAULT_AUDIO, EncodeResult, encode
+from pipeline.encode import encode
 from pipeline.quality import vmaf_many
+from pipeline.renditions import DEFAULT_AUDIO, EncodeResult
 from vodflow.errors import UsageError
 
 __all__ = ["encode_ladder", "measure"]

@@ -16,7 +16,7 @@ everything that touches media, so it also runs in one process (``encode_chunked`
   picture as frame *n* of a whole-title encode, VFR and interlaced sources included; ``trim`` by frame
   number (``start_pts``/``end_pts`` in the ``1/fps`` time base) keeps exactly the chunk's frames, and
   ``setpts`` restarts them at 0. Each chunk therefore starts with a (closed-GOP) keyframe and holds
-  whole GOPs; encoder settings are ``pipeline.encode.video_args``, so no extra keyframes either.
+  whole GOPs; encoder settings are ``pipeline.encode_args.video_args``, so no extra keyframes either.
 - **Join** (``join_chunks``): the concat demuxer with ``-c copy`` into a plain MP4 (the packager cuts
   CMAF from it as from any rendition). Chunks must carry identical codec headers (extradata), otherwise
   the copy would describe later chunks wrongly: that is checked, as are the frame count (the sum of the
@@ -34,7 +34,6 @@ VMAF of a joined rendition stays within a few tenths of a whole-title encode (te
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -43,24 +42,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from pipeline.encode import (
-    _OUTPUT_TAIL,
-    DEFAULT_AUDIO,
-    AudioRendition,
-    EncodedFile,
-    EncodeResult,
-    Rendition,
-    _encode_audio,
-    _plan,
-    _run,
-    _Title,
-    _video_file,
-    video_args,
-)
+from pipeline.encode import encode_audio_files, measured_video, plan_title
+from pipeline.encode_args import OUTPUT_TAIL, video_args
+from pipeline.encode_run import run_encode
+from pipeline.ffprobe import ffprobe
+from pipeline.packets import video_packets
 from pipeline.probe import MediaInfo, probe
-from vodflow import tools
+from pipeline.renditions import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition, TitleSpec
 from vodflow.errors import ProbeError, ProcessError, UsageError
-from vodflow.process import run
 from vodflow.records import Record
 
 __all__ = [
@@ -104,8 +93,8 @@ class ChunkPlan(Record):
         return Fraction(self.frame_rate)
 
     @property
-    def title(self) -> _Title:
-        return _Title(
+    def title(self) -> TitleSpec:
+        return TitleSpec(
             src=Path(self.source),
             info=self.info,
             fps=self.fps,
@@ -123,9 +112,7 @@ class ChunkPlan(Record):
 
 def _stream_entry(path: Path, entry: str, *extra: str, stream: str = "v:0") -> str | None:
     """One ``stream=`` entry of ffprobe for ``path``'s ``stream`` (``None`` when absent)."""
-    argv = [str(tools.find(tools.Tool.FFPROBE)), "-v", "error", "-select_streams", stream, *extra]
-    argv += ["-show_entries", f"stream={entry}", "-of", "json", str(path)]
-    doc = json.loads(run(argv, timeout=_PROBE_TIMEOUT_S).stdout or "{}")
+    doc = ffprobe(path, "-select_streams", stream, *extra, "-show_entries", f"stream={entry}", timeout=_PROBE_TIMEOUT_S)
     value = ((doc.get("streams") or [{}])[0]).get(entry)
     return None if value in (None, "N/A") else str(value)
 
@@ -147,8 +134,8 @@ def plan_chunks(
         raise UsageError(f"chunk length must be positive, not {chunk_seconds:g} s")
     path = Path(src)
     info = info or probe(path)
-    title, rungs, warnings = _plan(path, info, renditions)
-    assert info.video is not None  # _plan refused a file without video
+    title, rungs, warnings = plan_title(path, info, renditions)
+    assert info.video is not None  # plan_title refused a file without video
     gops = max(1, round(chunk_seconds * title.fps / title.gop_frames))
     chunk_frames = gops * title.gop_frames
     seconds = info.video.duration or info.duration or 0.0
@@ -194,26 +181,8 @@ def _chunk_command(plan: ChunkPlan, index: int, input_url: str, jobs: Sequence[t
     args += ["-filter_complex", ";".join(graph)]
     for i, (r, path) in enumerate(jobs):
         args += ["-map", f"[v{i}]", *video_args(r, gop_frames=plan.gop_frames), "-an", "-sn", "-dn"]
-        args += [*_OUTPUT_TAIL, str(path)]
+        args += [*OUTPUT_TAIL, str(path)]
     return args
-
-
-def _packets(path: Path) -> list[tuple[float, bool]]:
-    """(pts seconds, keyframe) of every video packet, in presentation order."""
-    done = run(
-        [
-            str(tools.find(tools.Tool.FFPROBE)),
-            *("-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags"),
-            *("-of", "csv=p=0", str(path)),
-        ],
-        timeout=_PROBE_TIMEOUT_S,
-    )
-    packets = []
-    for line in done.stdout.splitlines():
-        pts, _, flags = line.partition(",")
-        if pts not in ("", "N/A"):
-            packets.append((float(pts), "K" in flags))
-    return sorted(packets)
 
 
 def encode_chunk(
@@ -246,11 +215,11 @@ def encode_chunk(
         for _, path in jobs:
             path.parent.mkdir(parents=True, exist_ok=True)
         label = f"chunk {index} {codec} x{len(group)}"
-        _run(plan.title, _chunk_command(plan, index, url, jobs), label, show_progress)
+        run_encode(plan.title, _chunk_command(plan, index, url, jobs), label, show_progress)
         for r, path in jobs:
-            packets = _packets(path)
-            if not packets or not packets[0][1] or (expected is not None and len(packets) != expected):
-                got = f"{len(packets)} frames" + ("" if not packets or packets[0][1] else ", first not a keyframe")
+            packets = video_packets(path)
+            if not packets or not packets[0].key or (expected is not None and len(packets) != expected):
+                got = f"{len(packets)} frames" + ("" if not packets or packets[0].key else ", first not a keyframe")
                 raise ProcessError(
                     f"{plan.source}: chunk {index} of {r.name} came out wrong ({got}; expected "
                     f"{expected if expected is not None else 'the rest of the title'} from a keyframe)",
@@ -292,23 +261,23 @@ def join_chunks(
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{p.resolve()}'\n" for p in paths))
         staged = Path(tmp) / out.name
         args = ["-xerror", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy"]
-        _run(plan.title, [*args, *_OUTPUT_TAIL, str(staged)], f"join {rendition.name}", False)
-        _check_join(plan, rendition, staged, sum(len(_packets(p)) for p in paths))
+        run_encode(plan.title, [*args, *OUTPUT_TAIL, str(staged)], f"join {rendition.name}", False)
+        _check_join(plan, rendition, staged, sum(len(video_packets(p)) for p in paths))
         os.replace(staged, out)
-    return _video_file(plan.title, rendition, out, out, encode_seconds)
+    return measured_video(plan.title, rendition, out, out, encode_seconds)
 
 
 def _check_join(plan: ChunkPlan, rendition: Rendition, path: Path, frames: int) -> None:
-    packets = _packets(path)
+    packets = video_packets(path)
     problem = ""
     if len(packets) != frames:
         problem = f"{len(packets)} frames, the chunks hold {frames}"
     else:
-        first = packets[0][0]
+        first = packets[0].pts
         step = 1 / plan.fps
         # Frame number of every packet from its time: the joined timeline must be 0, 1, 2, ... exactly.
-        numbers = [round((pts - first) / float(step)) for pts, _ in packets]
-        keys = [n for n, (_, key) in zip(numbers, packets, strict=True) if key]
+        numbers = [round((p.pts - first) / float(step)) for p in packets]
+        keys = [n for n, p in zip(numbers, packets, strict=True) if p.key]
         if numbers != list(range(len(packets))):
             problem = "timestamps are not one frame apart (duplicated or missing frames at a seam)"
         elif keys != list(range(0, len(packets), plan.gop_frames)):
@@ -338,7 +307,7 @@ def encode_audio(
     title = plan.title
     if source is not None:
         title = dataclasses.replace(title, src=Path(source))
-    return _encode_audio(title, audio, out, out, show_progress=show_progress)
+    return encode_audio_files(title, audio, out, out, show_progress=show_progress)
 
 
 def encode_chunked(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from vodflow import tools
-from vodflow.errors import NoVideoStream, ProbeError, ProcessError, UnsupportedMedia, UsageError
-from vodflow.process import run
+from pipeline.ffprobe import ffprobe
+from vodflow.errors import NoVideoStream, ProbeError, ProcessTimeout, UnsupportedMedia, UsageError
 from vodflow.records import Record
 
 __all__ = [
@@ -247,8 +245,8 @@ def parse_ffprobe(path: str, size: int, doc: dict[str, Any]) -> MediaInfo:
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pdin", b"styp", b"sidx", b"moof"}
 
 
-def _explain(stderr: str, path: Path) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+def _explain(stderr: list[str], path: Path) -> str:
+    lines = [ln.strip() for ln in stderr if ln.strip()]
     text = " ".join(lines)
     if "moov atom not found" in text:
         with path.open("rb") as fh:
@@ -285,15 +283,12 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     that is not media, a truncated one, or one with neither audio nor video.
     """
     p = check_input(path)
-    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", p]
     try:
-        res = run(argv, timeout=_PROBE_TIMEOUT_S)
-    except ProcessError as exc:
-        raise ProbeError(p, _explain("\n".join(exc.stderr_tail), p)) from exc
-    try:
-        doc = json.loads(res.stdout or "{}")
-    except json.JSONDecodeError as exc:
-        raise ProbeError(p, f"ffprobe printed unreadable JSON ({exc})") from exc
+        doc = ffprobe(
+            p, "-show_format", "-show_streams", timeout=_PROBE_TIMEOUT_S, explain=lambda lines: _explain(lines, p)
+        )
+    except ProcessTimeout as exc:
+        raise ProbeError(p, _explain(exc.stderr_tail, p)) from exc
     info = parse_ffprobe(str(p), p.stat().st_size, doc)
     if info.video is None and not info.audio:
         raise ProbeError(p, "no audio or video streams")

@@ -7,11 +7,11 @@ These are the packager's eyes: ``packager/`` never runs ffmpeg itself (only ``pi
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
 
+from pipeline.ffprobe import ffprobe
 from vodflow import tools
 from vodflow.errors import ProbeError
 from vodflow.process import run
@@ -66,21 +66,13 @@ def decoder_tool(codec: str) -> tools.Tool:
     return tools.Tool.FFMPEG_VMAF if codec == "av1" else tools.Tool.FFMPEG
 
 
-def _ffprobe(url: str, *args: str) -> dict:
-    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-of", "json", *args, url]
-    done = run(argv, timeout=_TIMEOUT_S, check=False)
-    if done.returncode != 0:
-        last = next((ln for ln in reversed(done.stderr_lines) if ln.strip()), "no output")
-        raise ProbeError(url, f"ffprobe cannot read it: {last.strip()}")
-    return json.loads(done.stdout or "{}")
-
-
 def stream_facts(url: str) -> StreamFacts:
     """ffprobe's facts about the first stream of ``url``; raises ``ProbeError`` if it has none."""
-    doc = _ffprobe(
+    doc = ffprobe(
         url,
         "-show_entries",
         "stream=codec_name,codec_tag_string,profile,level,width,height,r_frame_rate,pix_fmt,channels,sample_rate",
+        timeout=_TIMEOUT_S,
     )
     streams = doc.get("streams") or []
     if not streams:
@@ -107,8 +99,9 @@ def stream_facts(url: str) -> StreamFacts:
 
 
 def keyframe_times(url: str) -> list[float]:
-    """Presentation times (s) of the keyframes of ``url``'s first stream, in order."""
-    doc = _ffprobe(url, "-select_streams", "0", "-show_entries", "packet=pts_time,flags")
+    """Presentation times (s) of the keyframes of ``url``'s first stream, in order; raises ``ProbeError``
+    when ffprobe cannot read it."""
+    doc = ffprobe(url, "-select_streams", "0", "-show_entries", "packet=pts_time,flags", timeout=_TIMEOUT_S)
     return sorted(
         float(p["pts_time"])
         for p in doc.get("packets") or []

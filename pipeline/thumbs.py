@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 
 from pipeline.ffmpeg import run_ffmpeg
-from vodflow import tools
+from pipeline.ffprobe import ffprobe
 from vodflow.errors import UsageError
-from vodflow.process import run
 from vodflow.records import Record
 
 __all__ = ["Sprite", "sprite"]
@@ -40,7 +38,8 @@ def sprite(
 ) -> Sprite:
     """Write a JPEG sprite of ``src``'s frames every ``every`` seconds to ``out`` and return its geometry.
 
-    Raises ``UsageError`` for a non-positive interval or width, ``ProcessError`` if ffmpeg fails.
+    Raises ``UsageError`` for a non-positive interval or width, ``ProcessError`` if ffmpeg fails,
+    ``ProbeError`` if ffprobe cannot read the sprite.
     """
     if every <= 0 or tile_width < 16 or columns < 1 or duration <= 0:
         raise UsageError(f"thumbnails need a positive interval, width >= 16 and columns (got {every}, {tile_width})")
@@ -59,8 +58,7 @@ def sprite(
         label="thumbnails",
         show_progress=False,
     )
-    argv = [tools.find(tools.Tool.FFPROBE), "-v", "error", "-show_entries", "stream=width,height", "-of", "json", out]
-    s = json.loads(run(argv).stdout)["streams"][0]
+    s = ffprobe(out, "-show_entries", "stream=width,height")["streams"][0]
     return Sprite(
         path=str(out),
         every=every,

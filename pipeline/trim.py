@@ -13,9 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vodflow import tools
+from pipeline.packets import video_packets
 from vodflow.errors import ProbeError, UsageError
-from vodflow.process import run
 
 __all__ = ["Tail", "tail"]
 
@@ -32,30 +31,17 @@ def tail(path: str | os.PathLike[str], *, skip: int, fps: float) -> Tail:
 
     Frame ``skip`` must be a keyframe, so that what is left decodes on its own as the title's frames
     would. Raises ``UsageError`` for a negative ``skip`` or a rate that is not positive, ``ProbeError``
-    when frame ``skip`` is missing or is no keyframe, ``ProcessError`` if ffprobe fails.
+    when frame ``skip`` is missing or is no keyframe, or when ffprobe cannot read the file.
     """
     if skip < 0 or fps <= 0:
         raise UsageError(f"cannot skip {skip} frames at {fps} fps")
     path = Path(path)
-    done = run(
-        [
-            str(tools.find(tools.Tool.FFPROBE)),
-            *("-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,size,flags"),
-            *("-of", "csv=p=0", str(path)),
-        ],
-        timeout=120,
-    )
-    packets = []
-    for line in done.stdout.splitlines():
-        pts, size, flags = [*line.split(","), "", "", ""][:3]
-        if pts not in ("", "N/A"):
-            packets.append((float(pts), int(size), "K" in flags))
-    packets.sort()
+    packets = video_packets(path)
     if not packets:
         raise ProbeError(path, "has no video packets")
-    first = packets[0][0]
+    first = packets[0].pts
     # Half a frame either side of frame `skip`'s time absorbs timestamp rounding.
-    kept = [p for p in packets if p[0] - first >= (skip - 0.5) / fps]
-    if skip and (not kept or not kept[0][2]):
+    kept = [p for p in packets if p.pts - first >= (skip - 0.5) / fps]
+    if skip and (not kept or not kept[0].key):
         raise ProbeError(path, f"frame {skip} is no keyframe, so what follows it does not stand on its own")
-    return Tail(len(kept), 8 * sum(size for _, size, _ in kept), len(kept) / fps)
+    return Tail(len(kept), 8 * sum(p.size for p in kept), len(kept) / fps)

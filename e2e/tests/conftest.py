@@ -18,7 +18,9 @@ import pytest
 from browser_harness import Case, play, serve, wrong_key
 
 from packager import KeyStore, package
-from pipeline.encode import AudioRendition, EncodeResult, encode, parse_rung
+from pipeline.encode import encode
+from pipeline.renditions import AudioRendition, EncodeResult
+from pipeline.rung_spec import parse_rung
 from tests import media
 
 CODECS = {"h264": "avc1", "vp9": "vp09", "av1": "av01"}  # codec -> its codec strings' prefix

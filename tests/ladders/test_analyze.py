@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ladders.analyze import AnalysisPolicy, ProbeResult, analyze, excerpts
+from ladders.analyze import analyze
+from ladders.cache import ProbeResult
+from ladders.excerpts import excerpts
 from ladders.hull import hull
 from ladders.model import RDPoints
+from ladders.policy import AnalysisPolicy
 from pipeline.probe import probe
 from tests import media
 from vodflow.errors import NoVideoStream, UsageError
@@ -308,7 +311,7 @@ def test_vmaf_batches_shrink_with_the_reference_area():
 
 
 def test_probe_sizes_follow_the_display_aspect_and_include_the_source_height():
-    from ladders.analyze import sizes
+    from ladders.probes import sizes
     from pipeline.probe import MediaInfo, VideoStream
 
     def info(w, h, sar="1:1"):

@@ -7,7 +7,7 @@ import pytest
 from ladders.bdrate import as_pairs, bd_rate, savings_per_rung, top_saving
 from ladders.hull import hull
 from ladders.model import Rung
-from pipeline.encode import RateControl
+from pipeline.renditions import RateControl
 from tests.ladders import model_points, rd_point
 
 # Published numbers: the JCT-VC examples in Netflix's vmaf repository,

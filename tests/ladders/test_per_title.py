@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ladders.analyze import AnalysisPolicy
 from ladders.model import LadderPolicy
 from ladders.per_title import per_title
+from ladders.policy import AnalysisPolicy
 
 SMALL = AnalysisPolicy(
     heights=(180, 90),

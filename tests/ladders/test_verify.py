@@ -4,7 +4,7 @@ import pytest
 
 from ladders.model import Ladder, Rung
 from ladders.verify import encode_ladder
-from pipeline.encode import RateControl
+from pipeline.renditions import RateControl
 from vodflow.errors import UsageError
 
 

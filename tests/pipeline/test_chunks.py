@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.chunks import encode_chunk, encode_chunked, join_chunks, plan_chunks
-from pipeline.encode import RateControl, Rendition, encode
+from pipeline.encode import encode
+from pipeline.renditions import RateControl, Rendition
 from pipeline.streams import decode, keyframe_times
 from tests import media
 from vodflow.errors import ProbeError, UsageError

@@ -16,18 +16,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline import encode as encode_mod
-from pipeline.encode import (
-    DEFAULT_AUDIO,
-    AudioRendition,
-    EncodeResult,
-    RateControl,
-    Rendition,
-    encode,
-    parse_rung,
-    video_args,
-)
+from pipeline import codecs, encode_args
+from pipeline.encode import encode
+from pipeline.encode_args import video_args
 from pipeline.ffmpeg import run_ffmpeg
+from pipeline.renditions import DEFAULT_AUDIO, AudioRendition, EncodeResult, RateControl, Rendition
+from pipeline.rung_spec import parse_rung
 from tests import media
 from vodflow import tools
 from vodflow.errors import (
@@ -102,7 +96,7 @@ def test_parse_rung(spec, name, mode, crf, bitrate, maxrate, bufsize):
         maxrate,
         bufsize,
     )
-    assert (r.preset, r.gop_seconds, r.effective_preset) == (None, 2.0, encode_mod.DEFAULT_PRESET[r.codec])
+    assert (r.preset, r.gop_seconds, r.effective_preset) == (None, 2.0, codecs.DEFAULT_PRESET[r.codec])
     assert Rendition.from_json(r.to_json()) == r
 
 
@@ -205,7 +199,7 @@ def test_keyframes_on_the_gop_grid_in_every_rung_and_codec_one_process_per_codec
     assert len(runs) == 4
     for argv, codec in zip(runs, CODECS, strict=True):
         assert argv.count("-i") == 1 and "split=2" in argv[argv.index("-filter_complex") + 1]
-        assert argv.count(encode_mod.ENCODERS[codec]) == 2
+        assert argv.count(codecs.ENCODERS[codec]) == 2
     # Progress from -progress reaches the log when stderr is not a terminal.
     assert any(r.name == "vodflow.progress" and "encode av1 x2" in r.getMessage() for r in caplog.records)
     assert EncodeResult.from_json(result.to_json()) == result
@@ -369,7 +363,7 @@ def test_rung_sets_that_cannot_share_a_title_are_refused(tiny, tmp_path):
 def test_an_option_the_encoder_ignores_is_an_error(tiny, tmp_path, monkeypatch):
     # HEVC arguments handed to the wrong encoder: libx264 does not know -x265-params, and ffmpeg only
     # warns that the option "has not been used for any stream".
-    monkeypatch.setitem(encode_mod.ENCODERS, "hevc", "libx264")
+    monkeypatch.setitem(codecs.ENCODERS, "hevc", "libx264")
     out = tmp_path / "out"
     with pytest.raises(EncoderOptionError, match=r"x265-params.*has not been used for any stream"):
         encode(tiny["pan"], [rung("h264", 160, 90), rung("hevc", 160, 90)], out, show_progress=False)
@@ -378,8 +372,8 @@ def test_an_option_the_encoder_ignores_is_an_error(tiny, tmp_path, monkeypatch):
 
 def test_a_parameter_string_the_encoder_cannot_parse_is_an_error(tiny, tmp_path, monkeypatch):
     # libx264 only warns about a key it does not know in -x264-params and encodes without it.
-    real = encode_mod.video_args
-    monkeypatch.setattr(encode_mod, "video_args", lambda r, **kw: [*real(r, **kw), "-x264-params", "no-such-key=1"])
+    real = encode_args.video_args
+    monkeypatch.setattr(encode_args, "video_args", lambda r, **kw: [*real(r, **kw), "-x264-params", "no-such-key=1"])
     with pytest.raises(EncoderOptionError, match=r"libx264 @ .*Error parsing option 'no-such-key = 1'"):
         encode(tiny["pan"], [rung("h264", 160, 90)], tmp_path / "out", show_progress=False)
     assert leftovers(tmp_path / "out") == []

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.qa import QAPolicy, QAReport, qa
+from pipeline.qa import qa
+from pipeline.qa_records import QAPolicy, QAReport
 from tests import media
 from vodflow import tools
 from vodflow.errors import ProbeError, QAFailed, UsageError

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import quality
+from pipeline import frame_metrics, quality
 from pipeline.probe import probe
-from pipeline.quality import DEFAULT_MODEL, MODEL_4K, PSNR_CAP_DB, QualityReport
+from pipeline.scores import DEFAULT_MODEL, MODEL_4K, PSNR_CAP_DB, QualityReport, pick_model
 from tests import media
 from vodflow.errors import DurationMismatch, ProbeError, UnsupportedMedia, UsageError
 from vodflow.progress import Progress
@@ -64,10 +64,10 @@ def reports(ref, encodes) -> dict[str, QualityReport]:
 
 
 def test_pick_model_switches_to_4k_above_1440p():
-    assert quality.pick_model(2160) == MODEL_4K == "vmaf_4k_v0.6.1"
-    assert quality.pick_model(1441) == MODEL_4K
-    assert quality.pick_model(1440) == DEFAULT_MODEL
-    assert quality.pick_model(1080) == DEFAULT_MODEL == "vmaf_v0.6.1"
+    assert pick_model(2160) == MODEL_4K == "vmaf_4k_v0.6.1"
+    assert pick_model(1441) == MODEL_4K
+    assert pick_model(1440) == DEFAULT_MODEL
+    assert pick_model(1080) == DEFAULT_MODEL == "vmaf_v0.6.1"
 
 
 def test_a_file_against_itself_scores_at_the_top(ref, reports):
@@ -78,7 +78,7 @@ def test_a_file_against_itself_scores_at_the_top(ref, reports):
     assert rep.metrics is not None
     assert rep.metrics.ssim == pytest.approx([1.0] * FRAMES, abs=1e-6)
     assert rep.metrics.psnr == [PSNR_CAP_DB] * FRAMES  # infinite, reported as the cap
-    ff_ssim, ff_psnr = quality.ffmpeg_ssim_psnr(ref, ref)
+    ff_ssim, ff_psnr = frame_metrics.ffmpeg_ssim_psnr(ref, ref)
     assert ff_psnr == [PSNR_CAP_DB] * FRAMES  # ffmpeg says "inf"; capped the same way
     assert ff_ssim == pytest.approx([1.0] * FRAMES, abs=1e-6)
 
@@ -116,7 +116,7 @@ def test_subsample_scores_every_nth_frame(ref, encodes, reports):
     full = reports["crf45"]
     every = list(range(0, FRAMES, 7))
     v = quality.vmaf(ref, encodes["crf45"], subsample=7, show_progress=False)
-    m = quality.frame_metrics(ref, encodes["crf45"], subsample=7, show_progress=False)
+    m = frame_metrics.frame_metrics(ref, encodes["crf45"], subsample=7, show_progress=False)
     assert v.subsample == m.subsample == 7
     assert v.frames == m.frames == len(every) == 9
     assert v.per_frame == pytest.approx([full.vmaf.per_frame[i] for i in every], abs=1e-6)
@@ -143,7 +143,7 @@ def test_pooled_scores_follow_from_the_per_frame_ones(reports):
     ("name", "ssim_tol"), [("crf20", SSIM_TOL_SAME_SIZE), ("crf45", SSIM_TOL_SAME_SIZE), ("small20", SSIM_TOL_SCALED)]
 )
 def test_scikit_image_agrees_with_ffmpeg_filters_per_frame(ref, encodes, reports, name, ssim_tol):
-    ff_ssim, ff_psnr = quality.ffmpeg_ssim_psnr(ref, encodes[name])
+    ff_ssim, ff_psnr = frame_metrics.ffmpeg_ssim_psnr(ref, encodes[name])
     m = reports[name].metrics
     assert len(ff_ssim) == len(ff_psnr) == m.frames == FRAMES
     assert m.ssim == pytest.approx(ff_ssim, abs=ssim_tol)
@@ -163,7 +163,7 @@ def test_both_paths_pair_the_same_frames_when_one_input_is_a_frame_short(ref, en
     rep = quality.score(paths[reference], paths[distorted], show_progress=False)
     assert rep.vmaf.frames == rep.metrics.frames == frames
     # Same frames paired: PSNR per frame agrees with ffmpeg's filter, which pairs as libvmaf does.
-    _, ff_psnr = quality.ffmpeg_ssim_psnr(paths[reference], paths[distorted])
+    _, ff_psnr = frame_metrics.ffmpeg_ssim_psnr(paths[reference], paths[distorted])
     assert rep.metrics.psnr == pytest.approx(ff_psnr, abs=PSNR_TOL_DB)
 
 
@@ -171,7 +171,7 @@ def test_a_half_rate_distorted_is_paired_by_time(ref, encodes):
     rep = quality.score(ref, encodes["half_rate"], show_progress=False)
     # The distorted drives: its 30 frames, each against the reference frame shown at the same time.
     assert rep.vmaf.frames == rep.metrics.frames == 30
-    _, ff_psnr = quality.ffmpeg_ssim_psnr(ref, encodes["half_rate"])
+    _, ff_psnr = frame_metrics.ffmpeg_ssim_psnr(ref, encodes["half_rate"])
     assert rep.metrics.psnr == pytest.approx(ff_psnr, abs=PSNR_TOL_DB)
 
 
@@ -189,7 +189,7 @@ def test_vmaf_uses_the_4k_model_above_1440p(media_dir):
 
 def test_duration_mismatch_is_refused_before_scoring(ref, encodes):
     short = encodes["short"]
-    for call in (quality.vmaf, quality.frame_metrics, quality.score, quality.ffmpeg_ssim_psnr):
+    for call in (quality.vmaf, frame_metrics.frame_metrics, quality.score, frame_metrics.ffmpeg_ssim_psnr):
         with pytest.raises(DurationMismatch) as err:
             call(ref, short)
         text = str(err.value)

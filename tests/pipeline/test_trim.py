@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.encode import encode, parse_rung
+from pipeline.encode import encode
+from pipeline.rung_spec import parse_rung
 from pipeline.trim import tail
 from vodflow.errors import ProbeError, UsageError
 
