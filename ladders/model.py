@@ -128,7 +128,7 @@ class Rung(Record):
     measured_kbps: float | None = None
 
     def rendition(self, *, gop_seconds: float = 2.0, preset: str | None = None) -> Rendition:
-        """The ``pipeline.encode.Rendition`` that encodes this rung."""
+        """The ``pipeline.renditions.Rendition`` that encodes this rung."""
         return Rendition(
             codec=self.codec,
             width=self.width,

@@ -83,7 +83,7 @@ class AnalysisPolicy(Record):
     # qualities no rung will have.
     top_vmaf: float = Field(96.0, gt=0, le=100)
     extend_down: int = Field(2, ge=0)
-    # Probe preset per codec; missing: the final encode's (pipeline.encode.DEFAULT_PRESET).
+    # Probe preset per codec; missing: the final encode's (pipeline.codecs.DEFAULT_PRESET).
     presets: dict[str, str] = Field(default_factory=dict)
     gop_seconds: float = Field(2.0, gt=0)  # as the final encode's, so probes have its keyframes
     # A title up to whole_below seconds is analysed whole; a longer one through excerpts, each one GOP
@@ -98,7 +98,7 @@ class AnalysisPolicy(Record):
     warm_up: bool = True
     subsample: int = Field(10, ge=1)  # VMAF on every Nth frame
     ssim: bool = True  # libvmaf's float_ssim, in the same pass as VMAF
-    model: str | None = None  # None: pipeline.quality.pick_model of the source height
+    model: str | None = None  # None: pipeline.scores.pick_model of the source height
     jobs: int | None = Field(None, ge=1)  # concurrent ffmpeg processes; None: the CPUs we may use
     # Probes scored by one ffmpeg (the reference is decoded once per batch) at a 1080p reference; fewer
     # above (each libvmaf holds its own full-size frames: 12 at 1080p took 2.4 GB).

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 
 from ladders.hull import hull
 from ladders.model import Hull, Ladder, LadderPolicy, RDPoint, RDPoints, Rung
-from pipeline.codecs import CODECS, CRF_MAX, Codec
+from pipeline.codecs import CODECS, CRF_MAX, CRF_STEP, Codec
 from pipeline.renditions import RateControl
 from vodflow.errors import UsageError
 
@@ -65,7 +65,6 @@ __all__ = ["KNEE_VMAF_PER_DOUBLING", "select"]
 log = logging.getLogger(__name__)
 
 KNEE_VMAF_PER_DOUBLING = 1.0
-_CRF_STEP = {"h264": 0.1, "hevc": 0.1, "av1": 1.0, "vp9": 1.0}
 # Bitrates within this factor count as equal when checking that rungs still move down the hull.
 _SAME_KBPS = 1.01
 
@@ -179,7 +178,7 @@ class _CodecCurves:
 
     def _legal_crfs(self, res: _Resolution, crf: float) -> list[float]:
         """The encoder-legal CRFs either side of ``crf`` inside the resolution's probed range, ascending."""
-        step = _CRF_STEP[self.codec]
+        step = CRF_STEP[self.codec]
         lo_bound = max(0.0, math.ceil(res.crfs[0] / step - 1e-9) * step)
         hi_bound = min(CRF_MAX[self.codec], math.floor(res.crfs[-1] / step + 1e-9) * step)
         if lo_bound > hi_bound:  # no legal CRF was probed (one probe at 30.5): the nearest legal one

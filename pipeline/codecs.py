@@ -10,6 +10,7 @@ __all__ = [
     "AUDIO_ENCODERS",
     "CODECS",
     "CRF_MAX",
+    "CRF_STEP",
     "DEFAULT_PRESET",
     "ENCODERS",
     "PIX_FMTS",
@@ -24,6 +25,8 @@ Codec = Literal["h264", "hevc", "av1", "vp9"]
 CODECS: tuple[str, ...] = get_args(Codec)
 # The highest CRF each encoder takes (x264/x265 0..51, SVT-AV1 and libvpx 0..63).
 CRF_MAX: dict[str, float] = {"h264": 51.0, "hevc": 51.0, "av1": 63.0, "vp9": 63.0}
+# The finest CRF step each takes: x264/x265 take fractions, SVT-AV1 and libvpx whole numbers only.
+CRF_STEP: dict[str, float] = {"h264": 0.1, "hevc": 0.1, "av1": 1.0, "vp9": 1.0}
 
 # The ffmpeg encoder behind each codec.
 ENCODERS: dict[str, str] = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9"}

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from pipeline.codecs import CRF_MAX, DEFAULT_PRESET, PIX_FMTS, PRESET_RANGE, PROFILES, X26X_PRESETS, Codec
+from pipeline.codecs import CRF_MAX, CRF_STEP, DEFAULT_PRESET, PIX_FMTS, PRESET_RANGE, PROFILES, X26X_PRESETS, Codec
 from pipeline.probe import MAX_SIDE, MediaInfo
 from vodflow.records import Record
 
@@ -113,7 +113,7 @@ class Rendition(Record):
         if crf is not None:
             if crf > CRF_MAX[c]:
                 raise ValueError(f"{c} crf {crf:g} is above {CRF_MAX[c]:g}")
-            if c in ("av1", "vp9") and crf != int(crf):
+            if CRF_STEP[c] >= 1 and crf != int(crf):
                 raise ValueError(f"{c} crf must be a whole number, not {crf:g}")
         if c in ("av1", "vp9") and self.rate.mode == "bitrate" and self.rate.maxrate_kbps is not None:
             raise ValueError(f"{c} cannot cap a target bitrate (no VBV outside CRF): use crfN@MAXk instead")
