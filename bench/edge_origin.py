@@ -28,14 +28,18 @@ from collections import Counter
 
 from aiohttp import web
 
-__all__ = ["VERSION", "body", "manifest"]
+from origin.layout import POINTER, Pointer, version_root
+from packager import DASH_MANIFEST, HLS_MASTER
+
+__all__ = ["VERSION", "body", "manifest", "pointer_body"]
 
 VERSION = "v1"
 _POOL = random.Random(20240607).randbytes(4 << 20)
 _SEGMENT = re.compile(r"/titles/([A-Za-z0-9_-]+)/(?:@" + VERSION + r"/)?(s(\d+)/\d+\.m4s)")
 _MANIFEST = re.compile(r"/titles/([A-Za-z0-9_-]+)/(?:@" + VERSION + r"/)?(manifest\.mpd)")
-_POINTER = re.compile(r"/titles/([A-Za-z0-9_-]+)/current\.json")
+_POINTER = re.compile(r"/titles/([A-Za-z0-9_-]+)/" + re.escape(POINTER))
 _LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
+_PUBLISHED_AT = "2024-01-01T00:00:00+00:00"
 
 
 def body(path: str, size: int) -> bytes:
@@ -44,6 +48,15 @@ def body(path: str, size: int) -> bytes:
     n = max(size - len(head), 0)
     start = int.from_bytes(hashlib.blake2b(head, digest_size=8).digest(), "big") % (len(_POOL) - n)
     return (head + _POOL[start : start + n])[:size]
+
+
+def pointer_body(title: str) -> bytes:
+    """The pointer object of ``title`` as ``origin.publish`` writes it: ``VERSION``, the packager's names."""
+    record = Pointer(
+        title=title, version=VERSION, root=version_root(title, VERSION), dash=DASH_MANIFEST, hls=HLS_MASTER,
+        published_at=_PUBLISHED_AT,
+    )  # fmt: skip
+    return record.to_json().encode()
 
 
 def manifest(path: str) -> bytes:
@@ -82,7 +95,7 @@ class Origin:
             await asyncio.sleep(self.delay)  # the origin's latency: part of the scenario
         path = request.path
         if m := _POINTER.fullmatch(path):
-            data = json.dumps({"version": VERSION}).encode()
+            data = pointer_body(m.group(1))
             return web.Response(body=data, content_type="application/json", headers={"Cache-Control": "no-cache"})
         if m := _SEGMENT.fullmatch(path):
             player = f"/titles/{m.group(1)}/{m.group(2)}"

@@ -27,19 +27,18 @@ import logging
 import re
 import time
 from email.utils import formatdate
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
+from edge.access import access_log, log_access
 from edge.cache import Entry
 from edge.errors import BadToken
-
-if TYPE_CHECKING:
-    from edge.server import Edge
-
-access_log = logging.getLogger("vodflow.edge.access")  # as edge.server's
+from edge.http import SEGMENT_PATTERN
+from edge.server import EDGE_KEY, Edge
+from origin.layout import POINTER
+from vodflow.ids import ID_PATTERN
 
 __all__ = ["EdgeRunner", "FastHandler"]
 
@@ -69,11 +68,12 @@ _SAFE = frozenset(
     )
 )
 _BODY = (b"content-length", b"transfer-encoding")
-# The same alphabet as edge.http (TITLE, _SEGMENT): no dot segments, no escapes, no '@' (pinned
-# versions take the slow path), and at most a token in the query.
+# The same alphabet as edge.http (vodflow.ids' ID, SEGMENT_PATTERN): no dot segments, no escapes, no '@'
+# (pinned versions take the slow path), and at most a token in the query.
+_SEG = SEGMENT_PATTERN.encode()
 _TARGET = re.compile(
-    rb"/titles/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/"
-    rb"((?:[A-Za-z0-9_][A-Za-z0-9._-]{0,254}/)*[A-Za-z0-9_][A-Za-z0-9._-]{0,254})"
+    rb"/titles/(" + ID_PATTERN.encode() + rb")/"
+    rb"((?:" + _SEG + rb"/)*" + _SEG + rb")"
     rb"(?:\?token=([A-Za-z0-9._-]{1,1024}))?"
 )
 _TOKEN_COOKIE = b"vodflow_token"
@@ -274,7 +274,7 @@ class FastHandler(RequestHandler):
             return False
         title = m.group(1).decode()
         path = m.group(2).decode()
-        if path == "current.json" or path.endswith((".mpd", ".m3u8", ".json", ".vtt")):
+        if path == POINTER or path.endswith((".mpd", ".m3u8", ".json", ".vtt")):
             return False  # pointers and manifests: the application's answer (gzip, cookies, TTL)
         if config.require_tokens:
             token = m.group(3)
@@ -342,8 +342,6 @@ class FastHandler(RequestHandler):
             transport.write(body)
             metrics.bytes_served += len(body)
         if access_log.isEnabledFor(logging.INFO):
-            from edge.server import log_access
-
             peer = transport.get_extra_info("peername")
             size = 0 if method == b"HEAD" else len(body)
             log_access(peer[0] if peer else None, method.decode(), "/titles/" + title + "/" + path, 200, size,
@@ -355,8 +353,6 @@ class FastHandler(RequestHandler):
     def _answered(self, w: _Waiter, status: int, size: int, how: str | None) -> None:
         """Log a released miss and go on with whatever the client sent meanwhile."""
         if access_log.isEnabledFor(logging.INFO):
-            from edge.server import log_access
-
             peer = self.transport.get_extra_info("peername") if self.transport else None
             log_access(peer[0] if peer else None, "HEAD" if w.head_only else "GET", w.path, status, size,
                        time.perf_counter() - w.started, how)  # fmt: skip
@@ -383,8 +379,6 @@ class EdgeRunner(web.AppRunner):
     """``web.AppRunner`` for an edge application (``make_app``): its connections use the fast path."""
 
     async def _make_server(self) -> Server:
-        from edge.server import EDGE_KEY
-
         server = await super()._make_server()
         edge = self._app.get(EDGE_KEY)
         if edge is not None:  # any other application runs as aiohttp runs it

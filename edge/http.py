@@ -13,8 +13,12 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from edge.errors import BadPath, RangeNotSatisfiable
+from vodflow.ids import ID_PATTERN, is_id
+
 __all__ = [
     "MAX_RANGE_CHARS",
+    "SEGMENT_PATTERN",
     "BadPath",
     "RangeNotSatisfiable",
     "accepts_gzip",
@@ -25,22 +29,10 @@ __all__ = [
 ]
 
 MAX_RANGE_CHARS = 100
-TITLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
-_VERSION_SEGMENT = re.compile(r"@[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SEGMENT_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}"  # one segment of an object path in a package
+_SEGMENT = re.compile(SEGMENT_PATTERN)
+_VERSION_SEGMENT = re.compile("@" + ID_PATTERN)  # a pinned version: /titles/<id>/@<version>/...
 _RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
-
-
-class BadPath(ValueError):
-    """A request path the edge refuses before routing (400, or 414 when ``too_long``)."""
-
-    def __init__(self, reason: str, *, too_long: bool = False) -> None:
-        super().__init__(reason)
-        self.too_long = too_long
-
-
-class RangeNotSatisfiable(ValueError):
-    """A ``Range`` header the edge will not serve (416)."""
 
 
 def check_raw_path(raw: str, *, max_chars: int) -> None:
@@ -69,7 +61,7 @@ def check_raw_path(raw: str, *, max_chars: int) -> None:
 def split_content_path(title: str, rest: str) -> tuple[str, str | None, str]:
     """``(title, version or None, path)`` for ``/titles/<title>/<rest>``; ``@<version>/`` as the first
     segment pins a version. Raises ``BadPath`` for names outside the package layout's alphabet."""
-    if not TITLE.fullmatch(title):
+    if not is_id(title):
         raise BadPath("bad title name")
     parts = rest.split("/")
     version = None

@@ -48,9 +48,10 @@ from aiohttp import web
 
 from edge.cache import Coalescer
 from edge.errors import BadToken, UpstreamError, UpstreamNotFound
-from edge.http import TITLE, BadPath, split_content_path
+from edge.http import BadPath, split_content_path
 from edge.tokens import covers
-from edge.upstream import S3Upstream, parse_pointer
+from edge.upstream import S3Upstream
+from vodflow.ids import is_id
 
 __all__ = ["CATALOGUE_TTL", "DEFAULT_PLAYER_DIR", "PLAYER_FILE", "PagesConfig", "add_pages"]
 
@@ -148,37 +149,22 @@ class _Pages:
 
     # --- the origin's titles ------------------------------------------------------------------------
     async def _pointer(self, title: str) -> Listed:
-        up = self.edge.upstream
-        if isinstance(up, S3Upstream):
-            key = up.key(title, "current.json")
-            fetched = await up._get(up.url(key), key)
-            version = parse_pointer(fetched.body, key)
-            try:
-                doc = json.loads(fetched.body)
-            except ValueError:
-                doc = {}
-        else:  # another edge answers the version alone
-            version, doc = await up.version(title), {}
-        if not isinstance(doc, dict):
-            doc = {}
-        if "dash" not in doc and "hls" not in doc:  # a pointer naming its version alone: the packager's names
-            doc = {**doc, "dash": "manifest.mpd", "hls": "master.m3u8"}
+        pointer = await self.edge.upstream.pointer(title)
 
-        def path(name: str) -> str | None:
-            value = doc.get(name)
+        def path(value: str | None) -> str | None:
             try:
-                return split_content_path(title, value)[2] if isinstance(value, str) else None
+                return split_content_path(title, value)[2] if value is not None else None
             except BadPath:
                 return None
 
-        return Listed(title, version, path("dash"), path("hls"), str(doc.get("published_at") or ""))
+        return Listed(title, pointer.version, path(pointer.dash), path(pointer.hls), pointer.published_at)
 
     async def _titles(self) -> list[str]:
         """Every title with a pointer: one delimited listing of the titles prefix (paged)."""
         up = self.edge.upstream
         if not isinstance(up, S3Upstream):
             raise UpstreamError(f"{up!r} cannot list titles (only an S3 origin can)", kind="protocol")
-        prefix = up.prefix + "/" if up.prefix else ""
+        prefix = up.titles + "/"
         titles: list[str] = []
         query = {"list-type": "2", "prefix": prefix, "delimiter": "/"}
         for _ in range(_MAX_LIST_PAGES):
@@ -189,7 +175,7 @@ class _Pages:
                 raise UpstreamError(f"list {prefix}: not an S3 listing", kind="protocol") from None
             for p in root.iter(f"{_S3_NS}CommonPrefixes"):
                 name = (p.findtext(f"{_S3_NS}Prefix") or "")[len(prefix) :].rstrip("/")
-                if TITLE.fullmatch(name):
+                if is_id(name):
                     titles.append(name)
             more = root.findtext(f"{_S3_NS}NextContinuationToken")
             if root.findtext(f"{_S3_NS}IsTruncated") != "true" or not more:
@@ -259,7 +245,7 @@ class _Pages:
     async def watch(self, request: web.Request) -> web.Response:
         title = request.match_info["title"]
         edge = self.edge
-        if not TITLE.fullmatch(title):
+        if not is_id(title):
             return _page("Not found", "<p>There is no such title.</p>", 404)
         if not edge.config.geo.allowed(title, request.remote, request.headers.get("X-Forwarded-For")):
             edge.metrics.errors["geo"] += 1

@@ -20,13 +20,17 @@ from pathlib import Path
 
 from aiohttp import web
 
+from edge.access import AccessLogger, access_log
+from edge.app import make_app
 from edge.errors import EdgeError
 from edge.fast import EdgeRunner
 from edge.geo import Geo, IPTable
 from edge.pages import PagesConfig
-from edge.server import AccessLogger, EdgeConfig, access_log, make_app
+from edge.server import EdgeConfig
 from edge.tokens import TokenSigner, load_secret
 from edge.upstream import HttpUpstream, Retry, S3Upstream, Timeouts, Upstream
+from origin.config import Origin
+from packager import KeyStore
 from vodflow.errors import UsageError
 
 __all__ = ["add_arguments", "config_from_args", "parse_bytes", "serve"]
@@ -95,15 +99,11 @@ def _upstream(args: argparse.Namespace, signer: TokenSigner, **kwargs) -> Upstre
         if not re.match(r"https?://", args.upstream):
             raise UsageError(f"--upstream {args.upstream!r}: expected http(s)://host:port")
         return HttpUpstream(args.upstream, signer=signer, **kwargs)
-    from origin.config import Origin
-
     return S3Upstream.from_origin(Origin.resolve(args.origin), **kwargs)
 
 
 def config_from_args(args: argparse.Namespace) -> EdgeConfig:
     """The ``EdgeConfig`` the options describe; raises ``UsageError``/``EdgeError`` for bad ones."""
-    from packager.keys import KeyStore
-
     cfg, base = _read_config(args.config)
     signer = TokenSigner(load_secret(path=args.secret_file))
     timeouts = Timeouts(connect=min(1.0, args.timeout), read=min(3.0, args.timeout), total=args.timeout)

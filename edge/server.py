@@ -1,14 +1,13 @@
-"""The edge's aiohttp application: content, keys and licences, health and metrics.
+"""The edge itself: its configuration and the ``Edge`` that answers content from its cache or upstream.
 
-Routes::
+``Edge`` holds one process's state (config, cache tiers, in-flight fetches, pointers, metrics) and serves
+``GET|HEAD /titles/<id>/...``; the routes, the guard middleware and ``make_app`` are in ``edge.app``, the
+key and licence endpoints in ``edge.keys``, the access log in ``edge.access``. Content routes::
 
     GET|HEAD /titles/<id>/<path>             the current version's object (token, geo)
     GET|HEAD /titles/<id>/@<version>/<path>  a pinned version's object (what a lower-tier edge asks for)
     GET      /titles/<id>/current.json       the pointer as this edge sees it (for lower tiers)
-    POST     /license/<id>                   W3C ClearKey licence (token scoped to the title)
-    GET      /keys/<id>/<kid>                HLS AES-128 / SAMPLE-AES key, 16 raw bytes (same)
     GET      /healthz, /metrics              liveness; Prometheus text
-    GET      /, /watch/<id>                  catalogue and Shaka Player page (edge/pages.py)
     OPTIONS  anything                        CORS preflight
 
 Hits are served from memory with no await before the response; a miss joins or starts the one upstream
@@ -19,8 +18,6 @@ error (stale-if-error); without one the answer is 502, or 504 for a timeout.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -29,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from edge.cache import Cache, Coalescer, DiskTier, Entry
 from edge.errors import BadToken, UpstreamError, UpstreamNotFound, UpstreamTimeout
@@ -38,21 +34,22 @@ from edge.http import (
     BadPath,
     RangeNotSatisfiable,
     accepts_gzip,
-    check_raw_path,
     etag_matches,
     parse_range,
     split_content_path,
 )
-from edge.pages import PagesConfig, add_pages
+from edge.pages import PagesConfig
 from edge.tokens import TokenSigner
 from edge.upstream import Upstream
+from origin.layout import POINTER
+from packager import KeyStore
 
-__all__ = ["EdgeConfig", "make_app"]
+__all__ = ["EDGE_KEY", "NO_STORE", "TOKEN_COOKIE", "Edge", "EdgeConfig"]
 
 log = logging.getLogger("vodflow.edge")
-access_log = logging.getLogger("vodflow.edge.access")
 
 TOKEN_COOKIE = "vodflow_token"
+NO_STORE = "no-store"  # Cache-Control of answers no cache may keep (keys, licences, metrics)
 _MANIFEST_SUFFIXES = (".mpd", ".m3u8", ".json", ".vtt")
 _CONTENT_TYPES = {
     ".mpd": "application/dash+xml",
@@ -65,10 +62,6 @@ _CONTENT_TYPES = {
 }
 _CORS_EXPOSE = "Content-Range, Content-Length, Accept-Ranges, ETag, Date, X-Cache"
 _CORS_ALLOW_HEADERS = "Range, If-None-Match, If-Range, Content-Type, Origin"
-_NO_STORE = "no-store"
-# The edge's own kinds of refusal, counted in edge_errors_total{kind}.
-_MAX_LICENSE_BODY = 8192
-_MAX_KIDS = 64
 
 
 @dataclass(kw_only=True)
@@ -79,7 +72,7 @@ class EdgeConfig:
     upstream: Upstream
     signer: TokenSigner | None = None
     require_tokens: bool = True
-    keystore: object | None = None  # packager.keys.KeyStore
+    keystore: KeyStore | None = None  # the keys and licences edge.keys serves
     geo: Geo = field(default_factory=Geo)
     cache_bytes: int = 256 << 20
     cache_admission: bool = True  # TinyLFU admission in front of the memory LRU (edge.cache)
@@ -103,16 +96,6 @@ def _content_type(path: str, given: str | None) -> str:
         return given
     dot = path.rfind(".")
     return _CONTENT_TYPES.get(path[dot:], "application/octet-stream") if dot >= 0 else "application/octet-stream"
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str) or len(text) > 64:
-        raise ValueError("bad kid")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass
@@ -278,7 +261,8 @@ class Edge:
         return web.HTTPBadGateway(text="upstream failed\n")
 
     # --- handlers ---------------------------------------------------------------------------------
-    def _cors(self, request: web.Request, headers: dict[str, str]) -> None:
+    def cors(self, request: web.Request, headers: dict[str, str]) -> None:
+        """Add the CORS headers ``request``'s ``Origin`` earns to ``headers`` (none without one)."""
         origin = request.headers.get("Origin")
         if origin is None:
             return
@@ -300,10 +284,10 @@ class Edge:
             self.metrics.errors["bad_path"] += 1
             raise web.HTTPBadRequest(text=f"bad request: {exc}\n") from None
         self.authorise(request, title, request.path)
-        if version is None and path == "current.json":
+        if version is None and path == POINTER:
             version = await self.current_version(title)
             headers = {"Content-Type": "application/json", "Cache-Control": "no-cache"}
-            self._cors(request, headers)
+            self.cors(request, headers)
             return web.Response(body=json.dumps({"version": version}).encode(), headers=headers)
         if version is None:
             version = await self.current_version(title)
@@ -336,7 +320,7 @@ class Edge:
             headers["Last-Modified"] = entry.last_modified
         if entry.gz is not None:
             headers["Vary"] = "Accept-Encoding"
-        self._cors(request, headers)
+        self.cors(request, headers)
         inm = request.headers.get("If-None-Match")
         if inm is not None and etag_matches(inm, entry.etag):
             return web.Response(status=304, headers=headers)
@@ -358,75 +342,9 @@ class Edge:
             body = entry.gz
         return web.Response(body=body, headers=headers)
 
-    async def _keys_of(self, title: str):
-        from packager.errors import KeyStoreError
-
-        if self.config.keystore is None:
-            raise web.HTTPNotFound(text="this edge serves no keys\n")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, self.config.keystore.load, title)
-        except KeyStoreError:
-            raise web.HTTPNotFound(text="no keys for this title\n") from None
-
-    async def key(self, request: web.Request) -> web.Response:
-        title, kid = request.match_info["title"], request.match_info["kid"].replace("-", "").lower()
-        self._check_title(title)
-        if len(kid) != 32 or any(c not in "0123456789abcdef" for c in kid):
-            raise web.HTTPBadRequest(text="bad key ID\n")
-        self.authorise(request, title, f"/titles/{title}/", keys=True)
-        keys = await self._keys_of(title)
-        match = [k for k in keys.keys.values() if k.kid == kid]
-        if not match:
-            raise web.HTTPNotFound(text="no such key\n")
-        headers = {"Content-Type": "application/octet-stream", "Cache-Control": _NO_STORE, "Pragma": "no-cache"}
-        self._cors(request, headers)
-        return web.Response(body=match[0].key_bytes, headers=headers)
-
-    async def license(self, request: web.Request) -> web.Response:
-        title = request.match_info["title"]
-        self._check_title(title)
-        self.authorise(request, title, f"/titles/{title}/", keys=True)
-        if (request.content_length or 0) > _MAX_LICENSE_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=_MAX_LICENSE_BODY, actual_size=request.content_length)
-        raw = await request.content.read(_MAX_LICENSE_BODY + 1)
-        if len(raw) > _MAX_LICENSE_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=_MAX_LICENSE_BODY, actual_size=len(raw))
-        try:
-            req = json.loads(raw)
-            kids = req["kids"]
-            kind = req.get("type", "temporary")
-            if not isinstance(kids, list) or not kids or len(kids) > _MAX_KIDS or kind != "temporary":
-                raise ValueError
-            wanted = [_b64url_decode(k) for k in kids]
-            if any(len(k) != 16 for k in wanted):
-                raise ValueError
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-            self.metrics.errors["bad_license_request"] += 1
-            want = '{"kids": [base64url, ...], "type": "temporary"}'
-            raise web.HTTPBadRequest(text=f"bad licence request: want {want}\n") from None
-        keys = await self._keys_of(title)
-        by_kid = {k.kid_bytes: k for k in keys.keys.values()}
-        found = [by_kid[k] for k in wanted if k in by_kid]
-        if not found:
-            raise web.HTTPNotFound(text="no such key\n")
-        body = {
-            "keys": [{"kty": "oct", "kid": _b64url(k.kid_bytes), "k": _b64url(k.key_bytes)} for k in found],
-            "type": "temporary",
-        }
-        headers = {"Content-Type": "application/json", "Cache-Control": _NO_STORE, "Pragma": "no-cache"}
-        self._cors(request, headers)
-        return web.Response(body=json.dumps(body).encode(), headers=headers)
-
-    def _check_title(self, title: str) -> None:
-        try:
-            split_content_path(title, "x")
-        except BadPath:
-            self.metrics.errors["bad_path"] += 1
-            raise web.HTTPBadRequest(text="bad title name\n") from None
-
     async def preflight(self, request: web.Request) -> web.Response:
         headers: dict[str, str] = {}
-        self._cors(request, headers)
+        self.cors(request, headers)
         if headers:
             headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
             headers["Access-Control-Allow-Headers"] = request.headers.get(
@@ -442,94 +360,7 @@ class Edge:
         text = self.metrics.render(
             cache_bytes=self.cache.bytes, cache_entries=len(self.cache.memory), inflight=len(self.fetches)
         )
-        return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"Cache-Control": _NO_STORE})
+        return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"Cache-Control": NO_STORE})
 
 
-EDGE_KEY = web.AppKey("edge", Edge)
-
-
-@web.middleware
-async def _guard(request: web.Request, handler):
-    """Refuse bad request targets before any handler runs; never let a traceback reach a client."""
-    edge = request.app[EDGE_KEY]
-    try:
-        check_raw_path(request.raw_path, max_chars=edge.config.max_url_chars)
-    except BadPath as exc:
-        edge.metrics.errors["url_too_long" if exc.too_long else "bad_path"] += 1
-        if exc.too_long:
-            raise web.HTTPRequestURITooLong() from None
-        raise web.HTTPBadRequest(text=f"bad request: {exc}\n") from None
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
-        edge.metrics.errors["internal"] += 1
-        raise web.HTTPInternalServerError(text="internal error\n") from None
-
-
-def log_access(remote: str | None, method: str, path: str, status: int, size: int, elapsed: float,
-               cache: str | None) -> None:  # fmt: skip
-    """One JSON access-log line (the path without its query string: that carries tokens)."""
-    access_log.info(
-        json.dumps(
-            {
-                "ts": round(time.time(), 3),
-                "remote": remote,
-                "method": method,
-                "path": path,
-                "status": status,
-                "bytes": size,
-                "ms": round(elapsed * 1000, 2),
-                "cache": cache,
-            }
-        )
-    )
-
-
-class AccessLogger(AbstractAccessLogger):
-    """Counts every answer in the metrics and, when ``vodflow.edge.access`` logs at INFO, writes it as
-    one JSON object (the query string is left out: it carries tokens)."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, elapsed: float) -> None:
-        try:
-            edge = request.app[EDGE_KEY]
-        except (AssertionError, AttributeError, KeyError):
-            edge = None  # a request aiohttp's parser refused (400/414) never reached the application
-        size = response.body_length
-        if edge is not None:
-            edge.metrics.requests[response.status] += 1
-            edge.metrics.bytes_served += size
-        if access_log.isEnabledFor(logging.INFO):
-            log_access(
-                request.remote, request.method, request.path, response.status, size, elapsed,
-                response.headers.get("X-Cache"),
-            )  # fmt: skip
-
-    @property
-    def enabled(self) -> bool:
-        return True
-
-
-def make_app(config: EdgeConfig) -> web.Application:
-    """The edge as an ``aiohttp.web.Application`` (closing it closes the upstream's connections)."""
-    app = web.Application(middlewares=[_guard], client_max_size=_MAX_LICENSE_BODY)
-    edge = Edge(config)
-    app[EDGE_KEY] = edge
-    app.router.add_get("/titles/{title}/{rest:.+}", edge.content)  # and HEAD
-    app.router.add_post("/license/{title}", edge.license)
-    app.router.add_get("/keys/{title}/{kid}", edge.key, allow_head=False)
-    app.router.add_get("/healthz", edge.healthz)
-    app.router.add_get("/metrics", edge.metrics_page)
-    add_pages(app, edge, config.pages)  # /, /watch/<id>, /player/, /static/
-    app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
-
-    async def close(_app: web.Application) -> None:
-        await edge.cache.drain()
-        await edge.upstream.close()
-
-    app.on_cleanup.append(close)
-    return app
+EDGE_KEY = web.AppKey("edge", Edge)  # the application's Edge (edge.app, the access log, the fast path)

@@ -1,7 +1,8 @@
 """Where the edge gets objects: an S3 bucket (signed requests) or another edge (tiered caching).
 
-Both speak one small interface, ``Upstream``: ``version(title)`` reads the title's pointer (which version
-is current) and ``object(title, version, path)`` one object of that version. Both share one retrying
+Both speak one small interface, ``Upstream``: ``pointer(title)`` reads the title's pointer (the
+``origin.layout.Pointer`` record: which version is current, its manifests), ``version(title)`` the version
+it names, and ``object(title, version, path)`` one object of that version. Both share one retrying
 HTTP client: a bounded connection pool, connect and read timeouts per attempt, a deadline for the whole
 fetch, and retries with exponential backoff and full jitter on 5xx, timeouts and refused or dropped
 connections (never on 404 or 403, which another try will not change).
@@ -10,24 +11,26 @@ connections (never on 404 or 403, which another try will not change).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
-import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from edge.errors import EdgeError, UpstreamError, UpstreamNotFound, UpstreamTimeout
 from edge.metrics import Metrics
 from edge.tokens import TokenSigner
+from origin.layout import POINTER, TITLES, Pointer, version_root
+from origin.layout import pointer as pointer_key
+from packager import DASH_MANIFEST, HLS_MASTER
+from vodflow.ids import is_id
 
 __all__ = ["Fetched", "HttpUpstream", "Retry", "S3Upstream", "Timeouts", "Upstream", "parse_pointer"]
-
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,15 +65,33 @@ class Fetched:
     not_modified: bool = False
 
 
-def parse_pointer(body: bytes, where: str) -> str:
-    """The version a pointer object names (JSON with a ``version`` string); raises ``UpstreamError``."""
+class _Named(BaseModel):
+    """A pointer that names its version alone: what a parent edge's ``current.json`` answers."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: Any
+
+
+def parse_pointer(body: bytes, where: str, title: str) -> Pointer:
+    """The ``Pointer`` a pointer object of ``title`` holds. A document that names its ``version`` alone
+    (another edge's answer) becomes a Pointer with the packager's manifest names and no publication time.
+    Raises ``UpstreamError`` (kind ``protocol``) for anything else or a version outside the ID alphabet."""
     try:
-        version = json.loads(body)["version"]
-    except (ValueError, KeyError, TypeError):
-        raise UpstreamError(f"{where}: not a version pointer", kind="protocol") from None
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
-        raise UpstreamError(f"{where}: version {version!r} is not a valid name", kind="protocol")
-    return version
+        found = Pointer.from_json(body)
+    except ValidationError:
+        try:
+            named = _Named.model_validate_json(body)
+        except ValidationError:
+            raise UpstreamError(f"{where}: not a version pointer", kind="protocol") from None
+        version = named.version
+        if not is_id(version):
+            raise UpstreamError(f"{where}: version {version!r} is not a valid name", kind="protocol") from None
+        root = version_root(title, version)
+        return Pointer(title=title, version=version, root=root, dash=DASH_MANIFEST, hls=HLS_MASTER, published_at="")
+    if not is_id(found.version):
+        raise UpstreamError(f"{where}: version {found.version!r} is not a valid name", kind="protocol")
+    return found
 
 
 class Upstream(ABC):
@@ -93,8 +114,12 @@ class Upstream(ABC):
         self._session: aiohttp.ClientSession | None = None
 
     @abstractmethod
+    async def pointer(self, title: str) -> Pointer:
+        """The title's pointer; raises ``UpstreamNotFound`` for an unpublished title, ``UpstreamError``."""
+
     async def version(self, title: str) -> str:
         """The title's current version; raises ``UpstreamNotFound`` for an unpublished title."""
+        return (await self.pointer(title)).version
 
     @abstractmethod
     async def object(self, title: str, version: str, path: str, *, etag: str | None = None) -> Fetched:
@@ -187,16 +212,16 @@ class Upstream(ABC):
 class S3Upstream(Upstream):
     """Objects in an S3 bucket, read with SigV4-signed GETs (path-style when ``endpoint`` is given).
 
-    Key scheme (the publisher's, ``origin.publish``): ``<prefix>/<title>/current.json`` is the pointer
-    (JSON naming the ``version``), ``<prefix>/<title>/v/<version>/<path>`` an object of a version, where
-    ``<prefix>`` is ``<origin location>/titles``.
+    Key scheme: ``origin.layout``'s (``titles/<title>/current.json`` the pointer,
+    ``titles/<title>/v/<version>/<path>`` an object of a version), under ``prefix``: the origin
+    location's prefix. ``titles_prefix`` is where the titles are listed.
     """
 
     def __init__(
         self,
         *,
         bucket: str,
-        prefix: str = "titles",
+        prefix: str = "",
         endpoint: str | None = None,
         region: str = "us-east-1",
         access_key: str | None = None,
@@ -210,6 +235,7 @@ class S3Upstream(Upstream):
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.titles = self.key(TITLES)  # the folder listed for the catalogue (edge.pages)
         self.region = region
         if endpoint:
             self._base = f"{endpoint.rstrip('/')}/{quote(bucket)}"
@@ -227,15 +253,15 @@ class S3Upstream(Upstream):
         self._auth_cls = S3SigV4Auth
 
     def __repr__(self) -> str:
-        return f"S3Upstream({self._base!r}, prefix={self.prefix!r})"
+        return f"S3Upstream({self._base!r}, prefix={self.titles!r})"
 
     @classmethod
     def from_origin(cls, origin, **kwargs) -> S3Upstream:
-        """The titles of an ``origin.config.Origin``: its endpoint, keys and ``<location>/titles`` prefix
+        """The titles of an ``origin.config.Origin``: its endpoint, keys and location's prefix
         (``AWS_ENDPOINT_URL`` and the AWS credential chain when the origin names none)."""
         return cls(
             bucket=origin.location.bucket,
-            prefix=origin.location.key("titles"),
+            prefix=origin.location.prefix,
             endpoint=origin.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
             region=origin.region,
             access_key=origin.access_key,
@@ -243,8 +269,9 @@ class S3Upstream(Upstream):
             **kwargs,
         )
 
-    def key(self, title: str, *parts: str) -> str:
-        return "/".join(p for p in (self.prefix, title, *parts) if p)
+    def key(self, layout_key: str) -> str:
+        """The object key of an ``origin.layout`` key (relative to the origin's prefix)."""
+        return "/".join(p for p in (self.prefix, layout_key) if p)
 
     def url(self, key: str) -> str:
         return f"{self._base}/{quote(key, safe='/-_.~')}"
@@ -256,13 +283,13 @@ class S3Upstream(Upstream):
         self._auth_cls(self._creds.get_frozen_credentials(), "s3", self.region).add_auth(req)
         return dict(req.headers.items())
 
-    async def version(self, title: str) -> str:
-        key = self.key(title, "current.json")
+    async def pointer(self, title: str) -> Pointer:
+        key = self.key(pointer_key(title))
         fetched = await self._get(self.url(key), key)
-        return parse_pointer(fetched.body, key)
+        return parse_pointer(fetched.body, key, title)
 
     async def object(self, title: str, version: str, path: str, *, etag: str | None = None) -> Fetched:
-        key = self.key(title, "v", version, path)
+        key = self.key(f"{version_root(title, version)}/{path}")
         return await self._get(self.url(key), key, etag=etag)
 
 
@@ -284,9 +311,9 @@ class HttpUpstream(Upstream):
             url += "?token=" + self.signer.sign(f"/titles/{title}/", ttl=300)
         return url
 
-    async def version(self, title: str) -> str:
-        fetched = await self._get(self._url(title, "current.json"), f"{self.base_url} {title} pointer")
-        return parse_pointer(fetched.body, f"{self.base_url}/titles/{title}/current.json")
+    async def pointer(self, title: str) -> Pointer:
+        fetched = await self._get(self._url(title, POINTER), f"{self.base_url} {title} pointer")
+        return parse_pointer(fetched.body, f"{self.base_url}/titles/{title}/{POINTER}", title)
 
     async def object(self, title: str, version: str, path: str, *, etag: str | None = None) -> Fetched:
         url = self._url(title, f"@{version}/{path}")

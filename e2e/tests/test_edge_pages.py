@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +20,7 @@ from pathlib import Path
 import pytest
 from browser_harness import PROBE, playback_problems, run_pages
 
+from edge.process import EdgeProcess
 from edge.tokens import TokenSigner, load_secret
 from origin.config import S3Location
 from origin.publish import publish
@@ -48,25 +46,12 @@ def edge_site(packages, work) -> Iterator[dict]:
             "AWS_SECRET_ACCESS_KEY": origin.secret_key,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-        argv = [sys.executable, "-m", "edge", "--port", "0", "--origin", str(origin.location)]
-        argv += ["--keys", str(work / "keys"), "--secret-file", str(secret), "--config", str(config)]
-        argv += ["--no-access-log"]
-        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(proc.stdout, selectors.EVENT_READ)
-                ready = sel.select(timeout=30)
-            line = proc.stdout.readline() if ready else ""
-            assert line, f"the edge did not start: {proc.stderr.read() if proc.poll() is not None else 'no ready line'}"
+        args = ["--port", "0", "--origin", str(origin.location)]
+        args += ["--keys", str(work / "keys"), "--secret-file", str(secret), "--config", str(config)]
+        args += ["--no-access-log"]
+        with EdgeProcess(args, env=env, cwd=REPO, log=work / "pages-edge.log", grace=15.0) as edge:
             viewer = TokenSigner(load_secret(path=secret)).sign("/titles/", ttl=600)
-            yield {"url": json.loads(line)["edge"], "viewer": viewer}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            yield {"url": edge.url, "viewer": viewer}
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from edge.access import AccessLogger, access_log
+from edge.app import make_app
 from edge.fast import EdgeRunner
-from edge.server import AccessLogger, EdgeConfig, access_log, make_app
+from edge.server import EdgeConfig
 
 __all__ = ["FaultProxy", "put_title", "serve", "synthetic_title"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
+from edge.process import EdgeProcess
 from tests.edge.aio import aio, until
 from tests.edge.conftest import TITLE
 from tests.edge.harness import FaultProxy
@@ -30,15 +31,12 @@ async def test_edge_process_serves_signed_requests_and_stops_gracefully(publishe
         "AWS_SECRET_ACCESS_KEY": origin.secret_key,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    argv = [sys.executable, "-m", "edge", "--port", "0", "--origin", str(origin.location)]
-    argv += ["--secret-file", str(secret), "--keys", str(keystore.root), "--cache-bytes", "16M"]
-    edge = await asyncio.create_subprocess_exec(
-        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
+    args = ["--port", "0", "--origin", str(origin.location)]
+    args += ["--secret-file", str(secret), "--keys", str(keystore.root), "--cache-bytes", "16M"]
+    # In a thread: the fault proxy answers in this loop, which must keep running while the edge starts.
+    edge = await asyncio.to_thread(EdgeProcess, args, env=env, log=tmp_path / "edge.log", read_stdout=True)
     try:
-        line = await asyncio.wait_for(edge.stdout.readline(), 30)
-        assert line, (await edge.stderr.read()).decode()
-        base = json.loads(line)["edge"]
+        base = edge.url
         sign = await asyncio.create_subprocess_exec(
             VODFLOW, "sign", f"/titles/{TITLE}/", "--ttl", "60", "--secret-file", str(secret),
             stdout=asyncio.subprocess.PIPE,
@@ -53,20 +51,18 @@ async def test_edge_process_serves_signed_requests_and_stops_gracefully(publishe
             tampered = token[:mid] + ("B" if token[mid] == "A" else "A") + token[mid + 1 :]
             async with http.get(f"{base}/titles/{TITLE}/master.m3u8?token={tampered}") as r:
                 assert r.status == 403
-            access = json.loads(await asyncio.wait_for(edge.stdout.readline(), 10))
+            access = json.loads(await asyncio.wait_for(asyncio.to_thread(edge.proc.stdout.readline), 10))
             assert access["path"] == f"/titles/{TITLE}/master.m3u8" and access["status"] == 200
             # A slow miss is in flight when SIGTERM arrives: it must still complete.
             proxy.delay = 1.0
             slow = asyncio.create_task(http.get(f"{base}/titles/{TITLE}/video/r/2.m4s?token={token}"))
             await until(lambda: proxy.count("/2.m4s") == 1, what="the miss to reach the origin")
-            edge.send_signal(signal.SIGTERM)
+            edge.proc.send_signal(signal.SIGTERM)
             r = await slow
             assert r.status == 200 and await r.read() == published["video/r/2.m4s"]
             r.release()
-        code = await asyncio.wait_for(edge.wait(), 15)
-        assert code == 0, (await edge.stderr.read()).decode()[-2000:]
+        code = await asyncio.to_thread(edge.proc.wait, 15)
+        assert code == 0, edge.log.read_text()[-2000:]
     finally:
-        if edge.returncode is None:
-            edge.kill()
-            await edge.wait()
+        edge.stop()
         await proxy.close()
