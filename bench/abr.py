@@ -64,12 +64,13 @@ from pathlib import Path
 from aiohttp import web
 
 from cli.main import main as vodflow
-from edge.server import EdgeConfig, make_app
+from edge.app import make_app
+from edge.server import EdgeConfig
 from edge.upstream import S3Upstream
 from origin.config import S3Location
 from origin.publish import publish
 from origin.seaweed import Seaweed
-from packager.model import Package
+from packager import QUALITY_SIDECAR, load_package, load_sidecar
 from packager.sidecar import write_sidecar
 from player.abr import Abr
 from player.abr.bola import BolaE
@@ -93,11 +94,11 @@ SESSION_S = 600.0
 def top_vmaf(pkg: Path) -> float:
     """The time-average measured VMAF of a package's top (highest-bandwidth) video rendition, from its
     sidecar, each segment weighted by its real duration."""
-    side = json.loads((pkg / "quality.json").read_text())
-    streams = {s.id: s for s in Package.load(pkg / "package.json").streams if s.kind == "video"}
-    top = max(side["streams"], key=lambda sid: streams[sid].bandwidth)
+    side = load_sidecar(pkg)
+    streams = {s.id: s for s in load_package(pkg).streams if s.kind == "video"}
+    top = max(side.streams, key=lambda sid: streams[sid].bandwidth)
     lengths = [seg.duration for seg in streams[top].segments]
-    return sum(v * d for v, d in zip(side["streams"][top], lengths, strict=True)) / sum(lengths)
+    return sum(v * d for v, d in zip(side.streams[top], lengths, strict=True)) / sum(lengths)
 
 
 def build(work: Path, ladder: str, target_vmaf: float | None = None) -> Path:
@@ -117,7 +118,7 @@ def build(work: Path, ladder: str, target_vmaf: float | None = None) -> Path:
             shutil.rmtree(work / ladder, ignore_errors=True)
             (work / ladder).mkdir(parents=True)
             _run(["ladder", str(src), "--out", spec, "--target", f"{target:g}"])
-    if (pkg / "quality.json").exists():
+    if (pkg / QUALITY_SIDECAR).exists():
         return pkg
     enc = work / ladder / "renditions"
     if not (enc / "encode.json").exists():

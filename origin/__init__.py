@@ -1,10 +1,23 @@
-"""Publishing to S3, the caching edge, the ABR player simulator.
+"""The S3 side: where titles are published, the embedded SeaweedFS, the bucket layout, the object store,
+and publishing itself.
 
-Public names (origin side):
+Modules and their public names:
 
+- ``origin.config``: ``Origin`` (endpoint + credentials + location; ``resolve``, ``embedded``,
+  ``client()``), ``S3Location``.
+- ``origin.embedded``: the embedded origin's state folder read without starting anything:
+  ``OriginState``, ``Credentials``, ``running``, ``alive``.
 - ``origin.seaweed``: ``Seaweed`` (the embedded SeaweedFS: ``up``/``down``/``status``/``origin``),
-  ``OriginState``, ``OriginStatus``, ``Credentials``.
-- ``origin.config``: ``Origin`` (endpoint + credentials + location, ``client()``), ``S3Location``.
+  ``OriginStatus``, ``DEFAULT_BUCKET``.
+- ``origin.layout``: the bucket layout (``TITLES``, ``POINTER``, ``pointer()``, ``version_root()``,
+  ``publication()``, ``title_root()``) and the ``Pointer`` record.
+- ``origin.store``: ``Store``, every S3 call of one origin (get/put/head/list/upload/download/delete/
+  presign), failures as ``origin.errors``.
+- ``origin.publish``: ``publish``, and re-exported from the modules it is made of: ``current``,
+  ``rollback``, ``unpublish`` (``origin.pointers``), ``Publication``, ``PublishedObject``
+  (``origin.records``), ``DEFAULT_TRANSFER`` (``origin.upload``), the Cache-Control values
+  ``IMMUTABLE``, ``MANIFEST``, ``POINTER`` (``origin.files``). ``origin.keycheck`` refuses packages
+  that hold key material.
 - ``origin.errors``: ``OriginError`` and its family.
 
 Submodules are imported where used (``from origin.seaweed import Seaweed``), so importing ``origin``

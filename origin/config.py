@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.config import Config
 
+from origin import embedded
 from origin.errors import BadOriginURL
 from vodflow.records import Record
 
@@ -76,16 +77,26 @@ class Origin:
 
         Raises ``BadOriginURL`` for a malformed URL and ``OriginNotRunning`` when the embedded origin is
         needed but not up."""
-        from origin.seaweed import Seaweed  # seaweed imports this module
-
         if url is None:
-            return Seaweed(state_dir).origin()
+            return cls.embedded(state_dir)
         location = S3Location.parse(url)
         if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ACCESS_KEY_ID"):
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
             # Credentials stay boto3's to find; the endpoint is named so URLs and errors can show it.
             return cls(location=location, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, region=region)
-        return Seaweed(state_dir).origin(location)
+        return cls.embedded(state_dir, location)
+
+    @classmethod
+    def embedded(cls, state_dir: str | os.PathLike[str] | None = None, location: S3Location | None = None) -> Origin:
+        """The running embedded origin of ``state_dir`` (``origin.embedded.running``) with ``location``
+        (default: its bucket, no prefix). Raises ``OriginNotRunning`` when it is not running."""
+        st, creds = embedded.running(state_dir)
+        return cls(
+            location=location or S3Location(bucket=st.bucket),
+            endpoint_url=st.endpoint,
+            access_key=creds.access_key,
+            secret_key=creds.secret_key,
+        )
 
     def with_location(self, location: S3Location) -> Origin:
         """The same endpoint and credentials with another bucket/prefix."""

@@ -8,6 +8,7 @@ VodflowError
     ├── OriginNotRunning      the embedded SeaweedFS is not up (`vodflow origin up`)
     ├── OriginStartFailed     weed exited or never answered while starting
     ├── OriginUnreachable     the S3 endpoint refused, timed out or failed a request
+    ├── ObjectMissing         the object asked for is not stored (``origin.store.Store.get``...)
     ├── ChecksumMismatch      the origin stored other bytes than we sent
     ├── NotPublished          the title has no (previous) version to point at
     └── KeyMaterialFound      a file to publish contains the title's key bytes: nothing is sent
@@ -23,6 +24,7 @@ __all__ = [
     "KeyMaterialFound",
     "NotAPackage",
     "NotPublished",
+    "ObjectMissing",
     "OriginError",
     "OriginNotRunning",
     "OriginStartFailed",
@@ -52,6 +54,10 @@ class OriginStartFailed(OriginError):
 
 class OriginUnreachable(OriginError):
     """An S3 request failed: connection refused, timeout, or an error status from the endpoint."""
+
+
+class ObjectMissing(OriginError):
+    """The object asked for is not stored on the origin (a 404 / NoSuchKey answer)."""
 
 
 class ChecksumMismatch(OriginError):

@@ -27,7 +27,7 @@ POINTER = "current.json"  # a title's pointer object, beside its versions
 class Pointer(Record):
     """``titles/<title>/current.json``: the version players get, and the ones before it (oldest first).
 
-    ``root`` is the version's key prefix; ``dash`` and ``hls`` are the manifests' object keys."""
+    ``root`` is the version's key prefix; ``dash`` and ``hls`` are the manifests' paths under it."""
 
     title: str
     version: str

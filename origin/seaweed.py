@@ -48,15 +48,17 @@ from types import TracebackType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from origin import embedded
 from origin.config import Origin, S3Location
-from origin.errors import OriginNotRunning, OriginStartFailed
+from origin.embedded import Credentials, OriginState
+from origin.errors import OriginStartFailed
 from vodflow import process
 from vodflow.errors import ProcessError
 from vodflow.records import Record
 from vodflow.state import State, folder
 from vodflow.tools import Tool, find
 
-__all__ = ["DEFAULT_BUCKET", "Credentials", "OriginState", "OriginStatus", "Seaweed"]
+__all__ = ["DEFAULT_BUCKET", "OriginStatus", "Seaweed"]
 
 log = logging.getLogger(__name__)
 
@@ -76,29 +78,6 @@ _PORTS = (
     "admin.port",
     "admin.port.grpc",
 )
-
-
-class Credentials(Record):
-    """The embedded origin's S3 access key and secret key."""
-
-    access_key: str
-    secret_key: str
-
-    def __repr__(self) -> str:
-        return f"Credentials(access_key={self.access_key!r}, secret_key=...)"
-
-
-class OriginState(Record):
-    """What ``up`` started: ``pid`` is None once stopped (the ports are kept for the next start)."""
-
-    pid: int | None
-    endpoint: str
-    bucket: str
-    ports: dict[str, int]
-    data_dir: str
-    log: str
-    argv: list[str]
-    started_at: float
 
 
 class OriginStatus(Record):
@@ -181,11 +160,11 @@ class Seaweed:
     # --- files -----------------------------------------------------------------------------------
     @property
     def state_path(self) -> Path:
-        return self.dir / "origin.json"
+        return self.dir / embedded.STATE
 
     @property
     def data_dir(self) -> Path:
-        return self.dir / "data"
+        return self.dir / embedded.DATA
 
     @property
     def log_path(self) -> Path:
@@ -193,13 +172,10 @@ class Seaweed:
 
     def state(self) -> OriginState | None:
         """The last saved state, or None if this folder never started an origin."""
-        try:
-            return OriginState.load(self.state_path)
-        except (FileNotFoundError, ValueError):
-            return None
+        return embedded.state(self.dir)
 
     def _credentials_file(self) -> Credentials:
-        path = self.dir / "credentials.json"
+        path = self.dir / embedded.CREDENTIALS
         if path.is_file():
             return Credentials.load(path)
         creds = Credentials(access_key="VF" + secrets.token_hex(9).upper(), secret_key=secrets.token_urlsafe(30))
@@ -219,24 +195,7 @@ class Seaweed:
     # --- liveness --------------------------------------------------------------------------------
     def _alive(self, pid: int | None) -> bool:
         """True when ``pid`` is a live ``weed mini`` on this folder's data (not a reused pid)."""
-        if pid is None:
-            return False
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc: trust the pid
-            with contextlib.suppress(OSError):
-                os.kill(pid, 0)
-                return True
-            return False
-        if not cmdline:  # a zombie, or a child between fork and exec (just after Popen)
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                return False
-            return state not in ("Z", "X")
-        return b"mini" in cmdline and f"-dir={self.data_dir.resolve()}".encode() in cmdline
+        return embedded.alive(pid, self.dir)
 
     def _client(self, endpoint: str, creds: Credentials, timeout: float):
         origin = Origin(
@@ -281,27 +240,13 @@ class Seaweed:
 
     def credentials(self) -> Credentials:
         """The S3 keys; raises ``OriginNotRunning`` if this folder has none yet."""
-        path = self.dir / "credentials.json"
-        if not path.is_file():
-            raise OriginNotRunning(f"no embedded origin in {self.dir}; start it with `vodflow origin up`")
-        return Credentials.load(path)
+        return embedded.credentials(self.dir)
 
     def origin(self, location: S3Location | None = None) -> Origin:
         """An ``Origin`` for the running server (default location: its bucket, no prefix).
 
         Raises ``OriginNotRunning`` when the process is not running (it does not probe S3)."""
-        st = self.state()
-        if st is None or not self._alive(st.pid):
-            raise OriginNotRunning(
-                f"the embedded origin in {self.dir} is not running; start it with `vodflow origin up`"
-            )
-        creds = self.credentials()
-        return Origin(
-            location=location or S3Location(bucket=st.bucket),
-            endpoint_url=st.endpoint,
-            access_key=creds.access_key,
-            secret_key=creds.secret_key,
-        )
+        return Origin.embedded(self.dir, location)
 
     def up(self, *, timeout: float = 60.0) -> OriginState:
         """Start weed (or find it running) and wait until signed S3 requests succeed; returns the state.

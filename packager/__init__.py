@@ -1,10 +1,20 @@
 """DASH + HLS packaging of a title's renditions with Shaka Packager: CMAF segments, clear or encrypted.
 
-Public names: ``package`` (→ ``Package`` with ``Stream``s, ``Segment``s, ``Thumbnails``), ``validate``
-(→ ``ValidationReport``), ``KeyStore``, ``TitleKeys``, ``ContentKey``, ``TrackClass``, ``SubtitleInput``,
-and the errors ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``. Modules: ``package`` (the
-stage), ``shaka`` (Shaka Packager's argv), ``hls`` and ``mpd`` (reading and finishing the manifests,
-AES-128), ``keys``, ``validate``, ``model`` (the records), ``errors``.
+Public names (import them from ``packager``; edge/ and player/ use nothing else):
+
+- the stage: ``package`` (→ ``Package``), ``SubtitleInput``; ``validate`` (→ ``ValidationReport``);
+- records: ``Package``, ``Stream``, ``Segment``, ``Thumbnails``, ``QualitySidecar``; reading them from a
+  folder or from fetched bytes: ``load_package``/``parse_package``, ``load_sidecar``/``parse_sidecar``,
+  ``read_mpd``/``parse_mpd`` (→ ``MPD`` with ``AdaptationSet``s and ``Representation``s);
+- the file names at a package's root: ``PACKAGE_RECORD``, ``QUALITY_SIDECAR``, ``DASH_MANIFEST``,
+  ``HLS_MASTER``;
+- keys: ``KeyStore``, ``TitleKeys``, ``ContentKey``, ``TrackClass``; ``key_forms``/``find_key_material``
+  (the key-leak scan);
+- errors: ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``.
+
+Modules: ``package`` (the stage), ``shaka`` (Shaka Packager's argv), ``hls`` and ``mpd`` (reading and
+finishing the manifests, AES-128), ``keys`` (the key store), ``leaks`` (the key-leak scan), ``validate``,
+``model`` (the records and file names), ``sidecar`` (the per-segment quality sidecar), ``errors``.
 
 Package layout (stable; players and the edge rely on it)::
 
@@ -45,24 +55,55 @@ The title defaults to the source file's stem (``bbb`` for ``bbb.mp4``); ``packag
 
 from packager.errors import InvalidPackage, KeyStoreError, NotRenditions
 from packager.keys import ContentKey, KeyStore, TitleKeys, TrackClass
-from packager.model import Package, Segment, Stream, Thumbnails
+from packager.leaks import find_key_material, key_forms
+from packager.model import (
+    DASH_MANIFEST,
+    HLS_MASTER,
+    PACKAGE_RECORD,
+    QUALITY_SIDECAR,
+    Package,
+    Segment,
+    Stream,
+    Thumbnails,
+    load_package,
+    parse_package,
+)
+from packager.mpd import MPD, AdaptationSet, Representation, SegmentRef, parse_mpd, read_mpd
 from packager.package import SubtitleInput, package
+from packager.sidecar import QualitySidecar, load_sidecar, parse_sidecar
 from packager.validate import ValidationReport, validate
 
 __all__ = [
+    "DASH_MANIFEST",
+    "HLS_MASTER",
+    "MPD",
+    "PACKAGE_RECORD",
+    "QUALITY_SIDECAR",
+    "AdaptationSet",
     "ContentKey",
     "InvalidPackage",
     "KeyStore",
     "KeyStoreError",
     "NotRenditions",
     "Package",
+    "QualitySidecar",
+    "Representation",
     "Segment",
+    "SegmentRef",
     "Stream",
     "SubtitleInput",
     "Thumbnails",
     "TitleKeys",
     "TrackClass",
     "ValidationReport",
+    "find_key_material",
+    "key_forms",
+    "load_package",
+    "load_sidecar",
     "package",
+    "parse_mpd",
+    "parse_package",
+    "parse_sidecar",
+    "read_mpd",
     "validate",
 ]

@@ -1,4 +1,6 @@
-"""The records of a package: ``Package`` (saved as ``package.json``) and its ``Stream``s and ``Segment``s.
+"""The records of a package: ``Package`` (saved as ``package.json``) and its ``Stream``s and ``Segment``s,
+and the names of the files at a package's root (``PACKAGE_RECORD``, ``QUALITY_SIDECAR``, ``DASH_MANIFEST``,
+``HLS_MASTER``), written here once for the packager, publish, the edge and the player.
 
 Paths are relative to the package root, with ``/`` separators, as a player or the edge sees them.
 Bandwidths are bits per second measured from the segment files as written (after any encryption).
@@ -6,12 +8,32 @@ Bandwidths are bits per second measured from the segment files as written (after
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pipeline.thumbs import Sprite
+from vodflow.errors import MediaError
 from vodflow.records import Record
 
-__all__ = ["Encryption", "Package", "Segment", "Stream", "Thumbnails"]
+__all__ = [
+    "DASH_MANIFEST",
+    "HLS_MASTER",
+    "PACKAGE_RECORD",
+    "QUALITY_SIDECAR",
+    "Encryption",
+    "Package",
+    "Segment",
+    "Stream",
+    "Thumbnails",
+    "load_package",
+    "parse_package",
+]
+
+PACKAGE_RECORD = "package.json"  # the Package record
+QUALITY_SIDECAR = "quality.json"  # the per-segment VMAF sidecar (packager.sidecar), when scored
+DASH_MANIFEST = "manifest.mpd"  # the DASH MPD (not written for aes128)
+HLS_MASTER = "master.m3u8"  # the HLS master playlist
 
 Encryption = Literal["none", "cenc", "cbcs", "aes128"]
 
@@ -65,8 +87,8 @@ class Package(Record):
     segment_seconds: float
     gop_seconds: float
     duration: float
-    dash: str | None  # "manifest.mpd", None for aes128 (HLS only)
-    hls: str  # "master.m3u8"
+    dash: str | None  # DASH_MANIFEST, None for aes128 (HLS only)
+    hls: str  # HLS_MASTER
     key_uri: str | None = None  # the template used for HLS key URIs (cbcs, aes128)
     key_ids: dict[str, str] = {}
     streams: list[Stream]
@@ -83,3 +105,19 @@ class Package(Record):
             if s.id == stream_id:
                 return s
         raise KeyError(stream_id)
+
+
+def parse_package(text: str | bytes, *, where: str | os.PathLike[str] = PACKAGE_RECORD) -> Package:
+    """The ``Package`` in a ``package.json`` document (e.g. fetched over HTTP). Raises ``MediaError``
+    naming ``where`` when it is not a package record."""
+    try:
+        return Package.from_json(text)
+    except ValueError as exc:
+        raise MediaError(where, f"not a package record ({str(exc).splitlines()[0]})") from None
+
+
+def load_package(root: str | os.PathLike[str]) -> Package:
+    """The ``Package`` saved in the package folder ``root``. Raises ``FileNotFoundError`` when there is no
+    ``package.json`` and ``MediaError`` naming it when it is not a package record."""
+    path = Path(root) / PACKAGE_RECORD
+    return parse_package(path.read_bytes(), where=path)

@@ -8,6 +8,7 @@ SegmentTimeline (or @duration), ContentProtection.
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -15,7 +16,16 @@ from pathlib import Path
 
 from vodflow.errors import MediaError
 
-__all__ = ["MPD", "AdaptationSet", "Representation", "SegmentRef", "parse_duration", "read_mpd", "set_bandwidths"]
+__all__ = [
+    "MPD",
+    "AdaptationSet",
+    "Representation",
+    "SegmentRef",
+    "parse_duration",
+    "parse_mpd",
+    "read_mpd",
+    "set_bandwidths",
+]
 
 NS = {"mpd": "urn:mpeg:dash:schema:mpd:2011", "cenc": "urn:mpeg:cenc:2013"}
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?")
@@ -100,16 +110,29 @@ def _expand(rep: ET.Element, tmpl: ET.Element, total: float | None) -> list[Segm
     return out
 
 
-def read_mpd(path: str | Path) -> MPD:
-    """Parse the MPD at ``path``; raises ``MediaError`` naming it when it is not a readable MPD."""
+def read_mpd(path: str | os.PathLike[str]) -> MPD:
+    """Parse the MPD file at ``path``; raises ``MediaError`` naming it when it is not a readable MPD."""
     path = Path(path)
     try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError) as exc:
+        text = path.read_bytes()
+    except OSError as exc:
         raise MediaError(path, f"not a readable MPD ({exc})") from None
+    return parse_mpd(text, where=path)
+
+
+def parse_mpd(text: str | bytes, *, where: str | os.PathLike[str] = "MPD") -> MPD:
+    """Parse an MPD document (e.g. one fetched over HTTP); returns the ``MPD``. Raises ``MediaError``
+    naming ``where`` (its path or URL) when it is not an MPD."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise MediaError(where, f"not a readable MPD ({exc})") from None
     if root.tag != f"{{{NS['mpd']}}}MPD":
-        raise MediaError(path, "not an MPD (root element is not urn:mpeg:dash:schema:mpd:2011 MPD)")
-    total = parse_duration(root.get("mediaPresentationDuration", "")) if root.get("mediaPresentationDuration") else None
+        raise MediaError(where, "not an MPD (root element is not urn:mpeg:dash:schema:mpd:2011 MPD)")
+    try:
+        total = parse_duration(duration) if (duration := root.get("mediaPresentationDuration")) else None
+    except ValueError as exc:
+        raise MediaError(where, f"not a readable MPD ({exc})") from None
     sets = []
     for aset in root.iterfind("mpd:Period/mpd:AdaptationSet", NS):
         kids, systems = [], []
@@ -141,7 +164,7 @@ def read_mpd(path: str | Path) -> MPD:
     return MPD(root.get("type", "static"), total, sets)
 
 
-def set_bandwidths(path: str | Path, bandwidth_by_id: dict[str, int]) -> None:
+def set_bandwidths(path: str | os.PathLike[str], bandwidth_by_id: dict[str, int]) -> None:
     """Rewrite ``@bandwidth`` of the Representations named in ``bandwidth_by_id`` in place.
 
     A text substitution on the ``<Representation id=...>`` start tags keeps the rest of Shaka's file

@@ -33,11 +33,11 @@ from pathlib import Path
 from packager import hls
 from packager.errors import NotRenditions
 from packager.keys import KeyStore, TitleKeys, track_class
-from packager.model import Encryption, Package, Segment, Stream, Thumbnails
+from packager.model import DASH_MANIFEST, HLS_MASTER, PACKAGE_RECORD, Encryption, Package, Segment, Stream, Thumbnails
 from packager.mpd import read_mpd, set_bandwidths
 from packager.shaka import Descriptor, RawKey, packager_argv, run_packager
-from pipeline.encode import EncodedFile, EncodeResult
 from pipeline.probe import probe
+from pipeline.renditions import EncodedFile, EncodeResult
 from pipeline.subtitles import to_webvtt
 from pipeline.thumbs import sprite
 from vodflow.errors import ProbeError, UsageError
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 ENCRYPTIONS: tuple[Encryption, ...] = ("none", "cenc", "cbcs", "aes128")
 DEFAULT_KEY_URI = "/keys/{title}/{kid}"
-_MASTER, _MPD, _RECORD = "master.m3u8", "manifest.mpd", "package.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +238,7 @@ def _thumbnails(result: EncodeResult, base: Path, root: Path, duration: float, e
 def _prepare_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / _RECORD).is_file():
+    if out.is_dir() and any(out.iterdir()) and not (out / PACKAGE_RECORD).is_file():
         raise UsageError(f"{out}: folder is not empty and holds no package; refusing to overwrite it")
 
 
@@ -339,8 +338,8 @@ def _package(
         argv = packager_argv(
             [i.desc for i in inputs],
             segment_seconds=segment_seconds,
-            mpd=_MPD,
-            master=_MASTER,
+            mpd=DASH_MANIFEST,
+            master=HLS_MASTER,
             scheme=encrypt if encrypt in ("cenc", "cbcs") else None,
             keys=raw,
             default_language=languages[0] if languages else None,
@@ -351,7 +350,7 @@ def _package(
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    mpd = read_mpd(root / _MPD)
+    mpd = read_mpd(root / DASH_MANIFEST)
     reps = {}
     for aset in mpd.adaptation_sets:
         for rep in aset.representations:
@@ -422,7 +421,7 @@ def _package(
         )
 
     hls.rewrite_master(
-        root / _MASTER,
+        root / HLS_MASTER,
         bandwidths=variant,
         iframe_bandwidths=(lambda uri: _iframe_rates(root, uri)) if encrypt != "aes128" else None,
         default_audio=default_audio,
@@ -430,7 +429,7 @@ def _package(
     if encrypt == "aes128":
         # Whole-segment encryption serves HLS only: DASH has no such scheme, and byte ranges into an
         # encrypted segment (I-frame playlists) cannot be decrypted on their own.
-        (root / _MPD).unlink()
+        (root / DASH_MANIFEST).unlink()
         for s in streams:
             if s.iframe_playlist:
                 (root / s.iframe_playlist).unlink(missing_ok=True)
@@ -441,7 +440,7 @@ def _package(
             for rep in aset.representations:
                 where = (rep.initialization or (rep.segments[0].url if rep.segments else "")).rsplit("/", 1)[0]
                 ids[rep.id] = next(s.bandwidth for i, s in zip(inputs, streams, strict=True) if i.desc.folder == where)
-        set_bandwidths(root / _MPD, ids)
+        set_bandwidths(root / DASH_MANIFEST, ids)
 
     duration = max(s.duration for s in streams if s.kind == "video")
     thumbs = _thumbnails(result, base, root, duration, thumbnail_seconds or segment_seconds)
@@ -453,17 +452,17 @@ def _package(
         segment_seconds=round(segment_seconds, 6),
         gop_seconds=round(gop_seconds, 6),
         duration=duration,
-        dash=_MPD if encrypt != "aes128" else None,
-        hls=_MASTER,
+        dash=DASH_MANIFEST if encrypt != "aes128" else None,
+        hls=HLS_MASTER,
         key_uri=key_uri if encrypt in ("cbcs", "aes128") else None,
         key_ids={s.track_class: s.key_id for s in streams if s.track_class and s.key_id},
         streams=streams,
         thumbnails=thumbs,
-        files=[*files, _RECORD],
+        files=[*files, PACKAGE_RECORD],
         total_bytes=sum((root / f).stat().st_size for f in files),
         rendition_bytes=sum(f.size_bytes for f in [*result.video, *result.audio]),
         packager_argv=argv,
         seconds=time.monotonic() - started,
     )
-    record.save(root / _RECORD)
+    record.save(root / PACKAGE_RECORD)
     return record

@@ -6,7 +6,8 @@
     {"model": "vmaf_v0.6.1", "subsample": 2, "reference": "bbb.mp4",
      "streams": {"<video stream id>": [VMAF of segment 1, segment 2, ...], ...}}
 
-Stream ids are the folders under ``video/`` (the ``Stream.id`` of ``package.json``).
+Stream ids are the folders under ``video/`` (the ``Stream.id`` of ``package.json``). ``QualitySidecar``
+is that document; ``load_sidecar`` / ``parse_sidecar`` read it from a package folder or from bytes.
 """
 
 from __future__ import annotations
@@ -16,12 +17,38 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-from packager.model import Package
+from packager.model import PACKAGE_RECORD, QUALITY_SIDECAR, Package
 from pipeline.segment_quality import segment_vmaf
+from vodflow.errors import MediaError
+from vodflow.records import Record
 
-__all__ = ["SIDECAR", "write_sidecar"]
+__all__ = ["QualitySidecar", "load_sidecar", "parse_sidecar", "write_sidecar"]
 
-SIDECAR = "quality.json"
+
+class QualitySidecar(Record):
+    """``quality.json``: the VMAF ``model`` and ``subsample`` used, the ``reference`` file's name, and per
+    video stream id the score of each of its segments, in order."""
+
+    model: str
+    subsample: int
+    reference: str
+    streams: dict[str, list[float]]
+
+
+def parse_sidecar(text: str | bytes, *, where: str | os.PathLike[str] = QUALITY_SIDECAR) -> QualitySidecar:
+    """The ``QualitySidecar`` in a ``quality.json`` document (e.g. fetched over HTTP). Raises
+    ``MediaError`` naming ``where`` when it is not one."""
+    try:
+        return QualitySidecar.from_json(text)
+    except ValueError as exc:
+        raise MediaError(where, f"not a quality sidecar ({str(exc).splitlines()[0]})") from None
+
+
+def load_sidecar(package_dir: str | os.PathLike[str]) -> QualitySidecar:
+    """The sidecar of the package at ``package_dir``. Raises ``FileNotFoundError`` when it has none and
+    ``MediaError`` when the file is not a sidecar."""
+    path = Path(package_dir) / QUALITY_SIDECAR
+    return parse_sidecar(path.read_bytes(), where=path)
 
 
 def write_sidecar(
@@ -31,7 +58,7 @@ def write_sidecar(
     write ``quality.json`` and list it in ``package.json``; returns the sidecar's path. Raises what
     ``pipeline.quality.vmaf`` raises (the stream's ``source`` rendition file must still exist)."""
     root = Path(package_dir)
-    pkg = Package.load(root / "package.json")
+    pkg = Package.load(root / PACKAGE_RECORD)
     streams = {}
     for s in pkg.streams:
         if s.kind != "video":
@@ -41,9 +68,11 @@ def write_sidecar(
         streams[s.id] = [
             round(x, 3) for x in segment_vmaf(reference, s.source, starts, frame_rate=fps, subsample=subsample)
         ]
-    path = root / SIDECAR
-    body = {"model": "vmaf_v0.6.1", "subsample": subsample, "reference": Path(reference).name, "streams": streams}
-    path.write_text(json.dumps(body, indent=1))
-    if SIDECAR not in pkg.files:
-        pkg.model_copy(update={"files": sorted([*pkg.files, SIDECAR])}).save(root / "package.json")
+    side = QualitySidecar(model="vmaf_v0.6.1", subsample=subsample, reference=Path(reference).name, streams=streams)
+    path = root / QUALITY_SIDECAR
+    # json.dumps, not Record.save: the file stays byte for byte what earlier versions wrote (its hash is
+    # part of the published version).
+    path.write_text(json.dumps(side.model_dump(mode="json"), indent=1))
+    if QUALITY_SIDECAR not in pkg.files:
+        pkg.model_copy(update={"files": sorted([*pkg.files, QUALITY_SIDECAR])}).save(root / PACKAGE_RECORD)
     return path

@@ -9,14 +9,14 @@ Checks (each problem is one line naming the file):
 - declared bandwidths bound the measured ones (BANDWIDTH >= peak segment rate, AVERAGE-BANDWIDTH >=
   average, for every variant with its audio group; ``@bandwidth`` >= each Representation's peak);
 - encrypted packages: no segment decodes to the picture without its key, the key store's keys open
-  them, and no key (raw bytes, hex or base64) appears in any file of the tree.
+  them, and no key (in any form ``packager.leaks`` knows: raw, hex, UUID, base64) appears in any file
+  of the tree.
 
 Returns a ``ValidationReport``; ``InvalidPackage`` is for callers that want an exception.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import tempfile
@@ -29,7 +29,8 @@ import m3u8
 from packager import hls
 from packager.errors import InvalidPackage, KeyStoreError
 from packager.keys import KeyStore, TitleKeys
-from packager.model import Package
+from packager.leaks import contains_key, needles
+from packager.model import DASH_MANIFEST, HLS_MASTER, PACKAGE_RECORD, Package, load_package
 from packager.mpd import read_mpd
 from pipeline.streams import StreamFacts, concat_url, decode, keyframe_times, stream_facts
 from vodflow.errors import MediaError, UsageError
@@ -147,18 +148,18 @@ class _Checker:
     # --- HLS --------------------------------------------------------------------------------------
 
     def read_hls(self) -> list[_Stream]:
-        master_path = self.root / "master.m3u8"
+        master_path = self.root / HLS_MASTER
         if not master_path.is_file():
-            self.problem("master.m3u8", "missing")
+            self.problem(HLS_MASTER, "missing")
             return []
         try:
             master = m3u8.loads(master_path.read_text(), uri=str(master_path))
         except ValueError as exc:
-            self.problem("master.m3u8", f"not a playlist ({exc})")
+            self.problem(HLS_MASTER, f"not a playlist ({exc})")
             return []
         text = master_path.read_text()
         if "#EXT-X-INDEPENDENT-SEGMENTS" not in text:
-            self.problem("master.m3u8", "lacks EXT-X-INDEPENDENT-SEGMENTS")
+            self.problem(HLS_MASTER, "lacks EXT-X-INDEPENDENT-SEGMENTS")
         streams: dict[str, _Stream] = {}
         for m in master.media:
             if m.uri:
@@ -170,9 +171,9 @@ class _Checker:
             self.variants.append(p)
         self.iframes = list(master.iframe_playlists)
         for p in self.iframes:
-            self.exists(p.uri, "master.m3u8")
+            self.exists(p.uri, HLS_MASTER)
         for s in streams.values():
-            if self.exists(s.playlist, "master.m3u8"):
+            if self.exists(s.playlist, HLS_MASTER):
                 self._read_media(s)
         return list(streams.values())
 
@@ -235,9 +236,9 @@ class _Checker:
                 self.count("codecs")
                 mine = next((c for c in declared if _family(c) == s.facts.codec), None)
                 if mine is None:
-                    self.problem("master.m3u8", f"variant {v.uri} CODECS lacks the {s.facts.codec} of {s.playlist}")
+                    self.problem(HLS_MASTER, f"variant {v.uri} CODECS lacks the {s.facts.codec} of {s.playlist}")
                 elif why := codecs_problem(mine, s.facts):
-                    self.problem("master.m3u8", f"variant {v.uri}: {why}")
+                    self.problem(HLS_MASTER, f"variant {v.uri}: {why}")
             if video is None:
                 continue
             peak, avg = video.peak_avg(self.root)
@@ -247,48 +248,48 @@ class _Checker:
             bw, abw = v.stream_info.bandwidth or 0, v.stream_info.average_bandwidth or 0
             if bw < peak + apeak - 1:
                 self.problem(
-                    "master.m3u8", f"variant {v.uri} BANDWIDTH {bw} is below the measured peak {peak + apeak:.0f}"
+                    HLS_MASTER, f"variant {v.uri} BANDWIDTH {bw} is below the measured peak {peak + apeak:.0f}"
                 )
             if abw < avg + aavg - 1 or abw > bw:
                 self.problem(
-                    "master.m3u8",
+                    HLS_MASTER,
                     f"variant {v.uri} AVERAGE-BANDWIDTH {abw} does not bound the measured {avg + aavg:.0f}",
                 )
 
     def dash(self, streams: list[_Stream], title: float, segment: float) -> None:
-        path = self.root / "manifest.mpd"
+        path = self.root / DASH_MANIFEST
         if not path.is_file():
             if self.record is None or self.record.dash is not None:
-                self.problem("manifest.mpd", "missing")
+                self.problem(DASH_MANIFEST, "missing")
             return
         try:
             mpd = read_mpd(path)
         except MediaError as exc:
-            self.problem("manifest.mpd", exc.problem)
+            self.problem(DASH_MANIFEST, exc.problem)
             return
         if mpd.type != "static":
-            self.problem("manifest.mpd", f"type is {mpd.type}, not static")
+            self.problem(DASH_MANIFEST, f"type is {mpd.type}, not static")
         facts = {s.init: s.facts for s in streams if s.init}
         for rep in mpd.representations:
             if rep.initialization:
-                self.exists(rep.initialization, "manifest.mpd")
+                self.exists(rep.initialization, DASH_MANIFEST)
             for seg in rep.segments:
-                self.exists(seg.url, "manifest.mpd")
+                self.exists(seg.url, DASH_MANIFEST)
             total = sum(seg.duration for seg in rep.segments)
             self.count("durations")
             if abs(total - title) > segment + 1e-3:
-                self.problem("manifest.mpd", f"representation {rep.id} lasts {total:.3f} s, the title {title:.3f} s")
+                self.problem(DASH_MANIFEST, f"representation {rep.id} lasts {total:.3f} s, the title {title:.3f} s")
             f = facts.get(rep.initialization)
             if f is not None:
                 self.count("codecs")
                 if why := codecs_problem(rep.codecs, f):
-                    self.problem("manifest.mpd", f"representation {rep.id}: {why}")
+                    self.problem(DASH_MANIFEST, f"representation {rep.id}: {why}")
             files = [self.root / seg.url for seg in rep.segments if (self.root / seg.url).is_file()]
             rates = [8 * p.stat().st_size / seg.duration for p, seg in zip(files, rep.segments, strict=False)]
             self.count("bandwidths")
             if rates and rep.bandwidth < max(rates) - 1:
                 self.problem(
-                    "manifest.mpd", f"representation {rep.id} @bandwidth {rep.bandwidth} < peak {max(rates):.0f}"
+                    DASH_MANIFEST, f"representation {rep.id} @bandwidth {rep.bandwidth} < peak {max(rates):.0f}"
                 )
 
     def keyframes(self, streams: list[_Stream], decrypted: dict[str, list[Path]]) -> None:
@@ -309,7 +310,7 @@ class _Checker:
                 if not any(abs(k - first - x.start) < frame / 2 for k in keys):
                     self.problem((folder / x.uri), f"does not start with a keyframe (at {x.start:.3f} s)")
         if len({tuple(v) for v in starts.values()}) > 1:
-            self.problem("master.m3u8", "video renditions cut their segments at different times")
+            self.problem(HLS_MASTER, "video renditions cut their segments at different times")
 
     def encryption(self, streams: list[_Stream], encryption: str) -> dict[str, list[Path]]:
         """Check every encrypted segment; return the decrypted files of AES-128 playlists (for keyframes)."""
@@ -374,17 +375,11 @@ class _Checker:
         return out if len(out) == len(s.segments) else []
 
     def leaks(self, keys: TitleKeys) -> None:
-        needles: list[bytes] = []
-        for k in keys.keys.values():
-            raw = k.key_bytes
-            b64 = base64.b64encode(raw)
-            needles += [raw, k.key.encode(), k.key.upper().encode(), b64, b64.rstrip(b"=")]
-            needles += [base64.urlsafe_b64encode(raw).rstrip(b"=")]
+        forms = needles(keys)
         for p in sorted(self.root.rglob("*")):
             if p.is_file():
                 self.count("files scanned for keys")
-                data = p.read_bytes()
-                if any(n in data for n in needles):
+                if contains_key(p, forms):
                     self.problem(p, "contains key material")
 
     _tmp: list[Path]
@@ -434,13 +429,8 @@ def validate(
     root_path = Path(root).absolute()
     if not root_path.is_dir():
         raise UsageError(f"{root_path}: no such package folder")
-    record = None
-    try:
-        record = Package.load(root_path / "package.json")
-    except FileNotFoundError:
-        pass
-    except ValueError as exc:
-        raise MediaError(root_path / "package.json", f"not a package record ({str(exc).splitlines()[0]})") from None
+    # MediaError when package.json is there but is not a package record
+    record = load_package(root_path) if (root_path / PACKAGE_RECORD).is_file() else None
     title_keys = None
     if record is not None and record.encryption != "none":
         store = keys if isinstance(keys, KeyStore) else KeyStore(keys)
@@ -454,7 +444,7 @@ def validate(
     c = _Checker(root_path, title_keys, record)
     c._tmp = []
     if record is None:
-        c.problem("package.json", "missing: cannot tell the title, its duration or its encryption")
+        c.problem(PACKAGE_RECORD, "missing: cannot tell the title, its duration or its encryption")
     elif record.encryption != "none" and title_keys is None:
         c.skipped.append(f"decryption and key-leak checks: {skipped_keys}")
     try:

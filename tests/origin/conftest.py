@@ -10,7 +10,8 @@ import pytest
 from packager.keys import KeyStore
 from packager.model import Package
 from packager.package import package
-from pipeline.encode import EncodeResult, encode
+from pipeline.encode import encode
+from pipeline.renditions import EncodeResult
 from tests import media
 from tests.packager.conftest import SEGMENT, rendition
 

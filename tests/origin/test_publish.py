@@ -399,7 +399,9 @@ def test_origin_stopped_during_publish(seaweed_factory, pub_packages, pub_keys):
 
 
 def test_the_origin_refuses_bytes_that_do_not_match_our_checksum(origin, pub_packages, tmp_path):
-    from origin.publish import DEFAULT_TRANSFER, _File, _upload
+    from origin.files import LocalFile as _File
+    from origin.upload import DEFAULT_TRANSFER
+    from origin.upload import send as _upload
 
     path = Path(pub_packages["none"].root, "thumbs/sprite.jpg")
     wrong = hashlib.sha256(b"not these bytes").hexdigest()

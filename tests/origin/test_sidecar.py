@@ -6,8 +6,9 @@ import json
 import shutil
 
 from origin.publish import MANIFEST, publish
+from packager.model import QUALITY_SIDECAR as SIDECAR
 from packager.model import Package
-from packager.sidecar import SIDECAR, write_sidecar
+from packager.sidecar import write_sidecar
 
 
 def test_sidecar_from_real_media_is_published_as_json(origin, pub_root, pub_packages, pub_keys, tmp_path):

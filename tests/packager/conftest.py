@@ -12,7 +12,8 @@ import pytest
 
 from packager.keys import KeyStore
 from packager.package import package
-from pipeline.encode import EncodeResult, RateControl, Rendition, encode
+from pipeline.encode import encode
+from pipeline.renditions import EncodeResult, RateControl, Rendition
 from tests import media
 
 FAST = {"h264": "veryfast", "hevc": "superfast", "av1": "12", "vp9": "8"}
