@@ -1,24 +1,56 @@
-"""The vodflow exception family, in one place.
+"""The vodflow exception family, drawn whole in one place.
 
 Every error a user can cause or meet is a ``VodflowError`` whose ``str()`` is one sentence fit to print
 as it is. The CLI catches the root at its boundary, prints that line and exits with ``exit_code``; a
-bare traceback means a bug in vodflow, never a user mistake.
+bare traceback means a bug in vodflow, never a user mistake. The classes below ``vodflow`` are defined
+here; each room keeps its own in its ``errors.py`` (named in brackets), and this tree lists them all
+(``tests/test_architecture.py`` fails when a class is missing from it).
 
 ::
 
     VodflowError                      exit 2 unless a subclass says otherwise
     ├── UsageError                    bad arguments or options; exit 2
+    │   ├── BadOriginURL              [origin] --origin is not s3://bucket[/prefix]
+    │   ├── NotAPackage               [origin] the folder to publish is not a package
+    │   ├── KeyStoreError             [packager] the key store cannot give or keep a title's keys
+    │   ├── NotRenditions             [packager] the input of package is not a folder of renditions
+    │   ├── BadTrace                  [player] a network trace is missing or malformed
+    │   ├── BadMovie                  [player] a movie description is missing or malformed
+    │   ├── UnknownAbr                [player] no ABR algorithm has that name
+    │   └── FrameTooSmall             [ladders] a frame below 16x16 asked of the fixed ladder (also LadderError)
     ├── ToolError                     a binary is missing, not executable or unusable; exit 2
     ├── ProcessError                  a child process failed (carries argv and the tail of stderr)
     │   ├── ProcessTimeout            ... or ran past its time limit
     │   └── EncoderOptionError        ffmpeg ignored an option we gave it: a bug in our arguments
-    └── MediaError                    the input media is at fault; exit 1
-        ├── ProbeError                not a readable media file (missing, empty, not media, truncated)
-        ├── NoVideoStream             a video operation on a file without video
-        ├── UnsupportedMedia          readable, but outside what we accept (e.g. 10000x10000)
-        ├── DecodeError               the decoder reported errors
-        ├── QAFailed                  one or more QA checks failed (carries the report)
-        └── DurationMismatch          two inputs that should cover the same time do not
+    ├── MediaError                    the input media is at fault; exit 1
+    │   ├── ProbeError                not a readable media file (missing, empty, not media, truncated)
+    │   ├── NoVideoStream             a video operation on a file without video
+    │   ├── UnsupportedMedia          readable, but outside what we accept (e.g. 10000x10000)
+    │   ├── DecodeError               the decoder reported errors
+    │   ├── QAFailed                  one or more QA checks failed (carries the report)
+    │   ├── DurationMismatch          two inputs that should cover the same time do not
+    │   └── InvalidPackage            [packager] a package failed validation (carries the problems)
+    ├── LadderError                   [ladders] a ladder or a rate-quality curve cannot be made
+    │   ├── CurveError                points a hull, BD-rate or plot cannot use (also ValueError)
+    │   └── FrameTooSmall             (above, also a UsageError)
+    ├── OriginError                   [origin] the origin, or the way to it, is at fault
+    │   ├── OriginNotRunning          the embedded SeaweedFS is not running
+    │   ├── OriginStartFailed         weed mini exited, or its S3 API never answered
+    │   ├── OriginUnreachable         an S3 request failed (refused, timeout, error status)
+    │   ├── ObjectMissing             the object asked for is not stored (404 / NoSuchKey)
+    │   ├── ChecksumMismatch          the origin's checksum of an object differs from the file's
+    │   ├── NotPublished              no publication, or nothing to roll back to
+    │   └── KeyMaterialFound          a file to publish contains one of the title's content keys
+    ├── EdgeError                     [edge] the edge is misconfigured or cannot serve a request
+    │   ├── BadToken                  a signed-URL token that does not authorise the request (403)
+    │   ├── BadPath                   a request path refused before routing (400, 414)
+    │   ├── RangeNotSatisfiable       a Range header the edge will not serve (416)
+    │   └── UpstreamError             an upstream fetch failed (502)
+    │       ├── UpstreamTimeout       ... in time (504)
+    │       └── UpstreamNotFound      ... with 404
+    └── PlayerError                   [player] the title could not be played
+        ├── BadManifest               a manifest or the quality sidecar could not be read
+        └── FetchFailed               the edge answered an error, or could not be reached
 """
 
 from __future__ import annotations
