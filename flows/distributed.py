@@ -42,16 +42,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from botocore.exceptions import ClientError
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
 from prefect.filesystems import WritableFileSystem
 from prefect_dask import DaskTaskRunner
 
 from flows.results import OriginResultStorage
+from flows.versions import versions_digest
 from origin.config import Origin
+from origin.errors import OriginUnreachable
+from origin.store import Store
 from pipeline.chunks import DEFAULT_CHUNK_SECONDS, ChunkPlan, encode_audio, encode_chunk, join_chunks, plan_chunks
-from pipeline.encode import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition
+from pipeline.renditions import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition
 from vodflow.errors import UsageError
 
 __all__ = ["encode_distributed", "task_runner"]
@@ -93,10 +95,8 @@ def _digest(path: Path, plan: ChunkPlan) -> str:
 def _work_key(task: str, parameters: dict, part: str) -> str:
     """``distributed/<digest>/<task>-<part>-<hash>``: where the origin holds the work (bucket and prefix,
     which ends in the digest of source + plan), which part of it, and every binary's version."""
-    from flows.tasks import versions_digest
-
     prefix = parameters["prefix"]
-    where = f"{_bucket(parameters['origin'])}\0{prefix}\0{part}\0{versions_digest()}"
+    where = f"{parameters['origin'].location.bucket}\0{prefix}\0{part}\0{versions_digest()}"
     return f"{_records(prefix)}/{task}-{part}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
 
 
@@ -114,29 +114,20 @@ def _audio_key(context, parameters: dict) -> str:
     return _work_key("encode-audio", parameters, hashlib.sha256(audio.encode()).hexdigest()[:12])
 
 
-def _bucket(origin: Origin) -> str:
-    return origin.location.bucket
-
-
-def _source_url(client, bucket: str, key: str) -> str:
-    params = {"Bucket": bucket, "Key": key}
-    return client.generate_presigned_url("get_object", Params=params, ExpiresIn=_PRESIGN_SECONDS)
-
-
 @task(name="encode-chunk", task_run_name="encode-chunk-{index}", cache_policy=NO_CACHE)
 def _chunk_task(
     plan: ChunkPlan, index: int, origin: Origin, prefix: str, source_key: str
 ) -> tuple[dict[str, str], float]:
     """Encode chunk ``index`` of every rendition from the S3 source; upload; → (rendition -> key, seconds)."""
-    client = origin.client()
+    store = Store(origin)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vodflow-chunk-") as tmp:
-        made = encode_chunk(plan, index, tmp, input_url=_source_url(client, _bucket(origin), source_key))
+        made = encode_chunk(plan, index, tmp, input_url=store.presign(source_key, seconds=_PRESIGN_SECONDS))
         seconds = time.monotonic() - started
         keys = {}
         for name, path in made.items():
             key = f"{prefix}/chunks/{name}/{index:05d}.mp4"
-            client.upload_file(str(path), _bucket(origin), key)
+            store.upload(path, key)
             keys[name] = key
     return keys, seconds
 
@@ -146,18 +137,18 @@ def _audio_task(
     plan: ChunkPlan, audio: Sequence[AudioRendition], origin: Origin, prefix: str, source_key: str
 ) -> list[EncodedFile]:
     """Every audio rendition of the whole title from the S3 source; uploaded; paths are object keys."""
-    client = origin.client()
+    store = Store(origin)
     with tempfile.TemporaryDirectory(prefix="vodflow-audio-") as tmp:
         # The audio encode demuxes the whole file (video packets included): one plain download is the
         # same transfer as reading it over HTTP, and keeps the URL out of ffmpeg's error lines.
         local = Path(tmp) / "source" / Path(plan.source).name
         local.parent.mkdir()
-        client.download_file(_bucket(origin), source_key, str(local))
+        store.download(source_key, local)
         files = encode_audio(plan, audio, Path(tmp) / "out", source=local)
         out = []
         for f in files:
             key = f"{prefix}/out/{Path(f.path).name}"
-            client.upload_file(f.path, _bucket(origin), key)
+            store.upload(f.path, key)
             out.append(f.model_copy(update={"path": key}))
     return out
 
@@ -167,58 +158,44 @@ def _join_task(
     plan: ChunkPlan, rendition: Rendition, keys: list[str], origin: Origin, prefix: str, encode_seconds: float
 ) -> EncodedFile:
     """Download one rendition's chunks, join them by stream copy, upload the result; path is its key."""
-    client = origin.client()
+    store = Store(origin)
     with tempfile.TemporaryDirectory(prefix="vodflow-join-") as tmp:
         paths = []
         for i, key in enumerate(keys):
             path = Path(tmp) / f"{i:05d}.mp4"
-            client.download_file(_bucket(origin), key, str(path))
+            store.download(key, path)
             paths.append(path)
         joined = join_chunks(plan, rendition, paths, Path(tmp) / f"{rendition.name}.mp4", encode_seconds=encode_seconds)
         key = f"{prefix}/out/{rendition.name}.mp4"
-        client.upload_file(joined.path, _bucket(origin), key)
+        store.upload(joined.path, key)
     return joined.model_copy(update={"path": key})
 
 
-def _upload_source(client, bucket: str, src: Path, key: str) -> None:
+def _upload_source(store: Store, src: Path, key: str) -> None:
     try:
-        head = client.head_object(Bucket=bucket, Key=key)
-        if head["ContentLength"] == src.stat().st_size:
-            return  # uploaded by an earlier run: the key holds the content hash
-    except client.exceptions.ClientError:
-        pass
-    client.upload_file(str(src), bucket, key)
+        head = store.head(key)
+    except OriginUnreachable:  # a HEAD the origin refuses says nothing of the object: the upload tells
+        head = None
+    if head is not None and head["ContentLength"] == src.stat().st_size:
+        return  # uploaded by an earlier run: the key holds the content hash
+    store.upload(src, key)
 
 
-def _stored(client, bucket: str, keys: Sequence[str]) -> bool:
-    """True when every object in ``keys`` exists (a missing one answers 404; any other error is raised)."""
-    for key in keys:
-        try:
-            client.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                return False
-            raise
-    return True
+def _stored(store: Store, keys: Sequence[str]) -> bool:
+    """True when every object in ``keys`` exists; raises ``OriginUnreachable`` when the origin cannot say."""
+    return all(store.exists(key) for key in keys)
 
 
-def _results(futures: list, keys_of: Callable, again: Callable[[int], object], client, bucket: str, what: str) -> list:
+def _results(futures: list, keys_of: Callable, again: Callable[[int], object], store: Store, what: str) -> list:
     """Every future's result; a result taken from the cache whose objects are gone is made again
     (``again(i)`` resubmits the ``i``-th with ``refresh_cache``, all such together)."""
     results = [f.result() for f in futures]
     cached = [i for i, f in enumerate(futures) if f.state.name == "Cached"]
-    stale = [i for i in cached if not _stored(client, bucket, keys_of(results[i]))]
+    stale = [i for i in cached if not _stored(store, keys_of(results[i]))]
     if stale:
         log.info("%s %s: cached, but their work objects are gone; running again", what, stale)
     redone = {i: again(i) for i in stale}
     return [redone[i].result() if i in redone else r for i, r in enumerate(results)]
-
-
-def _delete_prefix(client, bucket: str, prefix: str) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
-        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if objects:
-            client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
 
 @flow(name="encode-distributed")
@@ -240,10 +217,10 @@ def _encode_flow(
         warnings.append(f"{src}: no audio stream; audio renditions skipped")
     prefix = origin.location.key("work", _digest(src, plan))
     source_key = f"{prefix}/source{src.suffix.lower()}"
-    # One client for everything this flow process sends or reads (the tasks make their own, wherever
-    # they run).
-    client, bucket = origin.client(), _bucket(origin)
-    _upload_source(client, bucket, src, source_key)
+    # One store (one client) for everything this flow process sends or reads (the tasks make their own,
+    # wherever they run).
+    store = Store(origin)
+    _upload_source(store, src, source_key)
 
     chunk_task, audio_task = _chunk_task, _audio_task
     if storage is not None:
@@ -262,11 +239,9 @@ def _encode_flow(
 
     chunks = [chunk(i) for i in range(len(plan.starts))]
     audio_run = audio_files()
-    done = _results(
-        chunks, lambda r: list(r[0].values()), lambda i: chunk(i, refresh_cache=True), client, bucket, "chunks"
-    )
+    done = _results(chunks, lambda r: list(r[0].values()), lambda i: chunk(i, refresh_cache=True), store, "chunks")
     [audio_done] = _results(
-        [audio_run], lambda r: [f.path for f in r], lambda _: audio_files(refresh_cache=True), client, bucket, "audio"
+        [audio_run], lambda r: [f.path for f in r], lambda _: audio_files(refresh_cache=True), store, "audio"
     )
     seconds = sum(s for _, s in done)  # CPU-side cost: every chunk's encode time, wherever it ran
     joins = [
@@ -281,17 +256,17 @@ def _encode_flow(
     try:
         for f in remote:
             name = Path(f.path).name
-            client.download_file(bucket, f.path, str(staging / name))
+            store.download(f.path, staging / name)
             local.append(f.model_copy(update={"path": str(out_dir / name)}))
         for f in local:
             os.replace(staging / Path(f.path).name, f.path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if not keep_work:
-        _delete_prefix(client, bucket, prefix)
-        if isinstance(storage, OriginResultStorage) and storage.bucket == bucket:
+        store.delete_prefix(prefix + "/")
+        if isinstance(storage, OriginResultStorage) and storage.bucket == store.bucket:
             # The records name the objects just deleted: they go with them (the local kind stays, checked).
-            _delete_prefix(client, bucket, storage.key(_records(prefix)))
+            store.delete_prefix(storage.key(_records(prefix)) + "/")
     return EncodeResult(
         source=str(src),
         frame_rate=plan.frame_rate,
@@ -345,8 +320,8 @@ def encode_distributed(
 
     Raises what ``pipeline.encode.encode`` raises for the source and the rungs (before anything is
     uploaded), ``UsageError`` for both or bad cluster options, ``OriginNotRunning`` when the default
-    origin is down, and the task's own error (e.g. ``DecodeError``, ``ProcessError``, botocore's errors
-    for S3) when a chunk, the audio or a join fails; ``out`` then holds none of this call's files.
+    origin is down, and the task's own error (e.g. ``DecodeError``, ``ProcessError``, ``OriginUnreachable``
+    or ``ObjectMissing`` for S3) when a chunk, the audio or a join fails; ``out`` then holds none of this call's files.
     """
     runner = task_runner(dask_address=dask_address, workers=workers)
     if result_storage is not None and getattr(result_storage, "_block_document_id", None) is None:

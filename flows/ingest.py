@@ -44,6 +44,8 @@ from flows.tasks import (
     warm_task,
 )
 from ladders.analyze import source_hash
+from origin.config import Origin, S3Location
+from origin.store import Store
 from vodflow.errors import QAFailed, UsageError, VodflowError
 from vodflow.records import Record
 from vodflow.state import State, folder
@@ -251,19 +253,11 @@ def expand_sources(sources: Sequence[str], settings: Settings | None = None) -> 
 
 
 def _list_s3(prefix_url: str, settings: Settings) -> list[str]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from origin.config import Origin, S3Location
-    from origin.errors import OriginUnreachable
-
+    """The video objects under ``prefix_url`` as ``s3://`` URLs, sorted; raises ``OriginUnreachable``."""
     loc = S3Location.parse(prefix_url)
     origin = Origin.resolve(settings.origin or f"s3://{loc.bucket}", state_dir=settings.origin_state)
     prefix = f"{loc.prefix}/" if loc.prefix else ""
-    try:
-        pages = origin.client().get_paginator("list_objects_v2").paginate(Bucket=loc.bucket, Prefix=prefix)
-        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-    except (BotoCoreError, ClientError) as exc:
-        raise OriginUnreachable(f"{prefix_url}: listing sources failed: {exc}") from exc
+    keys = Store(origin.with_location(loc)).list(prefix)  # the sources' own bucket, through the origin's endpoint
     return [f"s3://{loc.bucket}/{k}" for k in sorted(keys) if Path(k).suffix.lower() in VIDEO_SUFFIXES]
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 
+from ladders.plot import plot
+
 __all__ = ["batch_artifact", "ladder_artifact", "md_table", "publication_artifact", "qa_artifact", "qoe_artifact"]
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,6 @@ def ladder_artifact(title: str, ladder, points, plots: Path) -> str:
     header = ("codec", "size", "crf", "max kb/s", "kb/s", "VMAF", "measured kb/s", "measured VMAF")
     md = f"# {title}: {ladder.kind} ladder\n\n" + md_table(rows, header)
     if points is not None:
-        from ladders.plot import plot
-
         for codec in ladder.codecs:
             try:
                 png = plot(points, ladder, plots / f"{codec}.png", codec=codec)

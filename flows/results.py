@@ -19,21 +19,22 @@ import asyncio
 import functools
 import hashlib
 
-from botocore.exceptions import ClientError
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.filesystems import WritableFileSystem
 from pydantic import PrivateAttr
 
 from origin.config import Origin, S3Location
+from origin.errors import ObjectMissing
+from origin.store import Store
 
 __all__ = ["OriginResultStorage"]
 
 
 @functools.lru_cache(maxsize=8)
-def _client(origin: Origin):
-    """One boto3 client per origin and process (clients are thread-safe; Prefect reads and writes from
-    its own threads)."""
-    return origin.client()
+def _store(origin: Origin) -> Store:
+    """One object store (one boto3 client) per origin and process (clients are thread-safe; Prefect reads
+    and writes from its own threads)."""
+    return Store(origin)
 
 
 class OriginResultStorage(WritableFileSystem):
@@ -75,15 +76,13 @@ class OriginResultStorage(WritableFileSystem):
 
     def _read(self, path: str) -> bytes:
         try:
-            return _client(self.origin()).get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise FileNotFoundError(f"s3://{self.bucket}/{self.key(path)}") from None
-            raise
+            return _store(self.origin()).get(self.key(path))
+        except ObjectMissing:
+            raise FileNotFoundError(f"s3://{self.bucket}/{self.key(path)}") from None
 
     def _write(self, path: str, content: bytes) -> str:
         key = self.key(path)
-        _client(self.origin()).put_object(Bucket=self.bucket, Key=key, Body=content)
+        _store(self.origin()).put(key, content)
         return key
 
     async def aread_path(self, path: str) -> bytes:

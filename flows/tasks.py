@@ -10,7 +10,6 @@ errors of the network or the origin: a bad source or a failed QA fails the same 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import urllib.error
@@ -21,18 +20,35 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
 
+from flows.results import OriginResultStorage
 from flows.settings import OUTPUT_FIELDS, Settings
-from ladders.model import Ladder
+from flows.versions import versions_digest
+from ladders.fixed import fixed
+from ladders.model import Ladder, LadderPolicy
+from ladders.per_title import per_title
+from ladders.verify import encode_ladder, measure
+from origin.config import Origin, S3Location
+from origin.errors import ObjectMissing, OriginUnreachable
+from origin.publish import publish
+from origin.store import Store
 from packager.model import Package
-from pipeline.encode import EncodeResult
-from vodflow.errors import UsageError
+from packager.package import package
+from packager.sidecar import write_sidecar
+from packager.validate import validate
+from pipeline.chunks import encode_chunked
+from pipeline.probe import probe
+from pipeline.qa import qa
+from pipeline.renditions import DEFAULT_AUDIO, EncodeResult
+from vodflow.errors import ProbeError, UsageError
 
 __all__ = [
     "encode_task",
     "fetch_task",
     "ladder_task",
+    "merge",
     "package_task",
     "probe_task",
     "publish_task",
@@ -40,22 +56,12 @@ __all__ = [
     "quality_task",
     "sidecar_task",
     "validate_task",
-    "versions_digest",
     "warm_task",
 ]
 
 # Inputs that name where something is rather than what it is: left out of cache keys (the content hash
 # of the source stands for the source; the workspace id already holds the source hash and settings).
 _NOT_IN_KEY = frozenset({"src", "out", "workspace"})
-
-
-@functools.cache
-def versions_digest() -> str:
-    """A hash of every binary's version: a new ffmpeg or Shaka Packager invalidates every cached task."""
-    from vodflow.tools import versions
-
-    found = {name: i.version for name, i in sorted(versions().items())}
-    return hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _jsonable(v: object) -> object:
@@ -79,8 +85,6 @@ def _cache_key(context, parameters: dict) -> str:
 
 def _io_error(task, task_run, state) -> bool:
     """Retry only what the network or the origin may not do next time: never a deterministic failure."""
-    from origin.errors import OriginUnreachable
-
     try:
         state.result()
     except (OriginUnreachable, urllib.error.URLError, ConnectionError, TimeoutError):
@@ -106,53 +110,37 @@ def fetch_task(url: str, dest: str, origin_url: str | None, origin_state: str | 
 
     Raises ``ProbeError`` when the object does not exist (not retried) and ``OriginUnreachable`` for
     anything else the origin or the network did (retried)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from origin.config import Origin, S3Location
-    from origin.errors import OriginUnreachable
-    from vodflow.errors import ProbeError
-
     loc = S3Location.parse(url)
     origin = Origin.resolve(origin_url or f"s3://{loc.bucket}", state_dir=origin_state)
-    s3 = origin.client()
+    store = Store(origin.with_location(loc))  # the source's own bucket, through the origin's endpoint
     path = Path(dest)
-    try:
-        size = s3.head_object(Bucket=loc.bucket, Key=loc.prefix)["ContentLength"]
-        if not (path.is_file() and path.stat().st_size == size):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.part")
-            s3.download_file(loc.bucket, loc.prefix, str(tmp))
-            tmp.replace(path)
-    except ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+    head = store.head(loc.prefix)
+    if head is None:
+        raise ProbeError(url, "no such object on the origin")
+    if not (path.is_file() and path.stat().st_size == head["ContentLength"]):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part")
+        try:
+            store.download(loc.prefix, tmp)
+        except ObjectMissing:  # deleted since the HEAD: as missing as before it
             raise ProbeError(url, "no such object on the origin") from None
-        raise OriginUnreachable(f"{url}: reading the source failed: {exc}") from exc
-    except BotoCoreError as exc:
-        raise OriginUnreachable(f"{url}: reading the source failed: {exc}") from exc
+        tmp.replace(path)
     return str(path)
 
 
 @task(name="probe", **_MEDIA)
 def probe_task(src: str, source_sha256: str, workspace: str):
-    from pipeline.probe import probe
-
     return probe(src)
 
 
 @task(name="qa", **_MEDIA)
 def qa_task(src: str, source_sha256: str, workspace: str, show_progress: bool = False):
-    from pipeline.qa import qa
-
     return qa(src, show_progress=show_progress)
 
 
 @task(name="ladder", **_MEDIA)
 def ladder_task(src: str, source_sha256: str, info, settings: Settings, workspace: str, show_progress: bool = False):
     """The title's ladder: per-title (analysis + selection; returns the points too) or the fixed one."""
-    from ladders.fixed import fixed
-    from ladders.model import LadderPolicy
-    from ladders.per_title import per_title
-
     codecs = list(settings.codecs)
     if settings.ladder == "fixed":
         rungs = [r for c in codecs for r in fixed(info, codec=c).rungs]
@@ -179,17 +167,10 @@ def encode_task(
     sources and chunks through the origin; each chunk cached beside this task's result in the workspace
     root on a local cluster, on the origin on a remote one); with ``settings.chunked`` chunk by chunk in
     this process (``pipeline.chunks.encode_chunked``, the same files); otherwise one ffmpeg per codec."""
-    from ladders.verify import encode_ladder
-    from pipeline.encode import DEFAULT_AUDIO
-
     renditions = [r.rendition() for r in ladder.for_codec(codec)]
     audio_set = (ladder.audio or DEFAULT_AUDIO) if audio else ()
     if settings.dask:
-        from prefect.context import TaskRunContext
-
-        from flows.distributed import encode_distributed
-        from flows.results import OriginResultStorage
-        from origin.config import Origin
+        from flows.distributed import encode_distributed  # deferred: Dask costs 0.6 s; only --dask ingests use it
 
         local = settings.dask.startswith("local:")
         origin = Origin.resolve(settings.origin, state_dir=settings.origin_state)
@@ -214,8 +195,6 @@ def encode_task(
             result_storage=storage,
         )
     if settings.chunked:
-        from pipeline.chunks import encode_chunked
-
         return encode_chunked(src, renditions, out, audio=audio_set, show_progress=show_progress)
     result, _ = encode_ladder(src, ladder, out, codecs=[codec], audio=audio, verify=False, show_progress=show_progress)
     return result
@@ -241,15 +220,11 @@ def quality_task(
     src: str, source_sha256: str, ladder: Ladder, result: EncodeResult, every: int, workspace: str
 ) -> Ladder:
     """Every rendition's measured VMAF and bitrate beside the ladder's prediction."""
-    from ladders.verify import measure
-
     return measure(src, ladder, result, subsample=every, show_progress=False)
 
 
 @task(name="package", **_MEDIA)
 def package_task(result: EncodeResult, settings: Settings, title: str, out: str, workspace: str) -> Package:
-    from packager.package import package
-
     return package(
         result,
         out,
@@ -263,16 +238,12 @@ def package_task(result: EncodeResult, settings: Settings, title: str, out: str,
 @task(name="sidecar", **_MEDIA)
 def sidecar_task(src: str, source_sha256: str, pkg: Package, every: int, workspace: str) -> str:
     """VMAF of every segment of every video stream, as the package's ``quality.json`` (published with it)."""
-    from packager.sidecar import write_sidecar
-
     return str(write_sidecar(pkg.root, src, subsample=every))
 
 
 @task(name="validate", **_MEDIA)
 def validate_task(pkg: Package, keys: str | None, workspace: str):
     """Validate the package; raises ``InvalidPackage`` with every problem."""
-    from packager.validate import validate
-
     report = validate(pkg.root, keys=keys)
     report.raise_for_problems()
     return report
@@ -282,9 +253,6 @@ def validate_task(pkg: Package, keys: str | None, workspace: str):
 def publish_task(package_dir: str, title: str, origin_url: str | None, origin_state: str | None, keys: str | None,
                  record: str):  # fmt: skip
     """Publish (atomic, idempotent: an unchanged version sends nothing) and return the ``Publication``."""
-    from origin.config import Origin
-    from origin.publish import publish
-
     origin = Origin.resolve(origin_url, state_dir=origin_state)
     return publish(package_dir, title, origin, keystore=keys, record=record)
 

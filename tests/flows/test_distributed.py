@@ -13,8 +13,9 @@ from flows.distributed import encode_distributed
 from origin.config import S3Location
 from packager import package, validate
 from packager.keys import KeyStore
-from pipeline.encode import RateControl, Rendition, encode
+from pipeline.encode import encode
 from pipeline.quality import vmaf
+from pipeline.renditions import RateControl, Rendition
 from pipeline.streams import keyframe_times
 from tests import media
 

@@ -21,7 +21,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.distributed import encode_distributed
 from flows.results import OriginResultStorage
 from origin.errors import OriginNotRunning
-from pipeline.encode import RateControl, Rendition
+from pipeline.renditions import RateControl, Rendition
 from pipeline.streams import keyframe_times
 from tests import media
 from tests.wait import wait_for
