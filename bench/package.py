@@ -18,7 +18,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from ladders.fixed import fixed
+from ladders.fixed import fixed_ladder
 from packager.keys import KeyStore
 from packager.package import package
 from pipeline.encode import encode
@@ -37,7 +37,7 @@ def renditions(src: Path, out: Path, *, show_progress: bool) -> EncodeResult:
     if record.is_file():
         return EncodeResult.load(record)
     info = probe(src)
-    rungs = [r.rendition() for c in CODECS for r in fixed(info, codec=c).rungs]
+    rungs = [r.rendition() for r in fixed_ladder(info, CODECS).rungs]
     result = encode(src, rungs, out, show_progress=show_progress)
     result.save(record)
     return result

@@ -8,21 +8,29 @@ starts is stopped before it returns, whatever happens.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from cli.console import StageBoard, prefect_console_off, quiet_prefect
 from cli.tables import table
-from vodflow.errors import ToolError
-from vodflow.process import stop
+from edge.process import EdgeProcess
+from edge.tokens import TokenSigner
+from flows.settings import Settings
+from ladders.analyze import AnalysisPolicy
+from origin.seaweed import Seaweed
+from pipeline.synth import excerpt
+from player import trace
+from player.play import play_edge
+from player.qoe import qoe
+from samples import DEFAULT_DIR, make_samples
 
-__all__ = ["DEMO_SECONDS", "run_demo"]
+__all__ = ["DEMO_SECONDS", "cmd_demo", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +39,7 @@ DEMO_SIZE = (640, 360)
 ABR = "bolae"
 
 
-def _settings(out: Path):
-    from flows.settings import Settings
-    from ladders.analyze import AnalysisPolicy
-
+def _settings(out: Path) -> Settings:
     # A small analysis (two sizes x three H.264 / two VP9 CRFs on the whole 6 s excerpt) and three rungs.
     policy = AnalysisPolicy(
         heights=(360, 216), crfs={"h264": (23, 29, 35), "vp9": (34, 46)}, extend=0, extend_down=0, subsample=5
@@ -54,9 +59,6 @@ def _settings(out: Path):
 
 
 def _sources(out: Path) -> list[Path]:
-    from pipeline.synth import excerpt
-    from samples import DEFAULT_DIR, make_samples
-
     made = make_samples(DEFAULT_DIR)
     src_dir = out / "sources"
     src_dir.mkdir(parents=True, exist_ok=True)
@@ -68,30 +70,8 @@ def _sources(out: Path) -> list[Path]:
     ]
 
 
-class _Edge:
-    """``python -m edge`` as its own process, stopped by ``close`` (terminate, wait, kill, wait)."""
-
-    def __init__(self, out: Path, env: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "edge", "--port", "0", "--no-access-log", "--keys", str(out / "keys")]
-        self.log = (out / "edge.log").open("w")
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line:
-            self.close()
-            raise ToolError(f"the edge did not start; see {out / 'edge.log'}")
-        self.url = json.loads(line)["edge"]
-
-    def close(self) -> None:
-        stop(self.proc)  # terminate, wait, kill, wait
-        self.log.close()
-
-
 def _play(edge: str, results, token: str) -> list[tuple]:
     """The simulator on three traces for every published title; rows of the QoE table."""
-    from player import trace
-    from player.play import play_edge
-    from player.qoe import qoe
-
     traces = [
         trace.steady(3_000_000, name="steady 3 Mb/s"),
         trace.step([(8, 2_000_000), (8, 400_000), (8, 1_500_000)], name="2 Mb/s, dip to 0.4"),
@@ -123,13 +103,9 @@ def run_demo(out: Path, *, keep: bool = False) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # Prefect's embedded server (SQLite) in the demo's folder, unless the caller points at a server.
     os.environ.setdefault("PREFECT_HOME", str(out / "prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    from cli.flows import StageBoard, prefect_console_off
-    from edge.tokens import TokenSigner
-    from flows.ingest import ingest_batch, observe
-    from origin.seaweed import Seaweed
+    quiet_prefect()
+    from flows.ingest import ingest_batch, observe  # deferred: Prefect reads PREFECT_* at import, set just above
+    from flows.report import qoe_artifact  # deferred: Prefect reads PREFECT_* at import, set just above
 
     print("samples: making the corpus and 6 s 640x360 excerpts ...", flush=True)
     sources = _sources(out)
@@ -155,7 +131,7 @@ def run_demo(out: Path, *, keep: bool = False) -> int:
             print(f"ingest failed: {state.message}")
             return 1
         print("edge: starting ...", flush=True)
-        edge = _Edge(out, env)
+        edge = EdgeProcess(["--port", "0", "--no-access-log", "--keys", out / "keys"], env=env, log=out / "edge.log")
         signer = TokenSigner(bytes.fromhex(secret))
         token = signer.sign("/titles/", ttl=24 * 3600)
         qoe_rows = _play(edge.url, results, token)
@@ -173,8 +149,6 @@ def run_demo(out: Path, *, keep: bool = False) -> int:
             print()
             header = ("title", "abr", "trace", "QoE_lin", "startup s", "rebuffer %", "kb/s", "VMAF", "switches")
             print(table(qoe_rows, header))
-            from flows.report import qoe_artifact
-
             qoe_artifact("demo", qoe_rows, header)
         print(f"\n{len(results)} titles in {time.monotonic() - started:.0f} s; workspace {out / 'work'}")
         print(
@@ -185,5 +159,10 @@ def run_demo(out: Path, *, keep: bool = False) -> int:
         return 0 if all(r.state == "completed" for r in results) else 1
     finally:
         if edge is not None:
-            edge.close()
+            edge.stop()
         origin.down()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``vodflow demo``: run the demo in ``--out``; returns 0, or 1 if a title failed."""
+    return run_demo(out=Path(args.out), keep=args.keep)

@@ -1,5 +1,5 @@
-"""``vodflow ingest``, ``vodflow status`` and ``vodflow serve-flows``: argument handling and output only;
-the work is the flows' (``flows.ingest``)."""
+"""``vodflow ingest``, ``vodflow status`` and ``vodflow serve-flows``: options to ``Settings`` and output
+only; the work is the flows' (``flows.ingest``). Their options are declared with the parser (``cli.main``)."""
 
 from __future__ import annotations
 
@@ -7,78 +7,23 @@ import argparse
 import json
 import logging
 import os
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import TextIO
 
+from cli.console import StageBoard, prefect_console_off, quiet_prefect
 from cli.tables import table
 from flows.settings import Settings, Status
 from pipeline.codecs import parse_codecs
 from vodflow.errors import UsageError
 from vodflow.state import State, folder
 
-__all__ = [
-    "StageBoard",
-    "add_ingest_arguments",
-    "cmd_ingest",
-    "cmd_serve_flows",
-    "cmd_status",
-    "prefect_console_off",
-    "settings_from",
-]
+__all__ = ["cmd_ingest", "cmd_serve_flows", "cmd_status", "read_statuses", "settings_from"]
 
 log = logging.getLogger("vodflow.progress")
 
 
-def _quiet_prefect() -> None:
-    # Prefect logs every task to the console at INFO; the stage board says the same in one line per title.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # A loaded 2-core machine can need more than Prefect's 20 s to start the embedded server.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    # Dask (--workers/--dask) logs every worker's start and stop at INFO, and a closed connection while a
-    # local cluster shuts down as an error with its traceback; the stage board and the one-line reasons
-    # say what matters. Set before dask is imported; worker processes inherit it.
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "critical")
-
-
-def prefect_console_off(verbose: int) -> None:
-    """Keep Prefect's own console lines (task tracebacks included) off the terminal: the stage board and
-    the one-line reasons say what happened, and Prefect's API still gets every log line for its UI."""
-    if verbose:
-        return
-    from prefect.logging.handlers import APILogHandler
-
-    for name in ["prefect", *[n for n in logging.Logger.manager.loggerDict if n.startswith("prefect.")]]:
-        logger = logging.getLogger(name)
-        logger.propagate = False  # not to the CLI's own stderr handler on the root logger either
-        for handler in logger.handlers:
-            if not isinstance(handler, APILogHandler):
-                handler.setLevel(logging.CRITICAL + 1)
-
-
-def add_ingest_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("src", nargs="+", help="source files, folders of them, s3://bucket/key or s3://bucket/prefix/")
-    sp.add_argument("--codecs", default="h264", help="comma-separated: h264,hevc,av1,vp9 (default h264)")
-    sp.add_argument("--ladder", choices=("per-title", "fixed"), default="per-title", help="default per-title")
-    sp.add_argument("--encrypt", choices=("none", "cenc", "cbcs", "aes128"), default="none", help="default none")
-    sp.add_argument("--segment-seconds", type=float, default=4.0, help="a whole number of GOPs (default 4)")
-    sp.add_argument("--origin", metavar="s3://BUCKET/PREFIX", help="where to publish (default: the embedded origin)")
-    sp.add_argument("--origin-state", help="embedded origin state folder (default as for `vodflow origin`)")
-    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
-    sp.add_argument("--workspace", help="workspace root (default $VODFLOW_WORK or .vodflow/work)")
-    sp.add_argument("--title", help="published title id (one source only; default: the file's stem)")
-    sp.add_argument("--no-publish", action="store_true", help="stop after validating the package")
-    sp.add_argument("--edge", metavar="URL", help="warm this edge after publishing (manifests, inits, first segments)")
-    sp.add_argument("--concurrency", type=int, default=1, metavar="N", help="titles at a time (default 1)")
-    run = sp.add_mutually_exclusive_group()
-    run.add_argument("--dask", metavar="ADDRESS", help="run tasks on this Dask scheduler (tcp://host:8786)")
-    run.add_argument("--workers", type=int, metavar="N", help="run tasks on a local Dask cluster of N workers")
-
-
 def settings_from(args: argparse.Namespace) -> Settings:
+    """The ``Settings`` the ``ingest`` options describe; raises ``UsageError`` for options that clash."""
     codecs = parse_codecs(args.codecs)
     if args.title and len(args.src) > 1:
         raise UsageError("--title names one title; give one source with it")
@@ -101,40 +46,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-class StageBoard:
-    """Progress per title and stage: on a terminal one line per title, redrawn in place; elsewhere a log
-    line per stage transition."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.lines: dict[str, str] = {}
-        self.started: dict[str, float] = {}
-        self.drawn = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, title: str, stage: str, state: str, index: int, total: int) -> None:
-        with self.lock:
-            t0 = self.started.setdefault(title, time.monotonic())
-            done = index - (state == "Running")
-            bar = "#" * round(20 * done / total)
-            word = {"Running": "...", "Completed": "done", "Cached": "cached", "Failed": "FAILED"}.get(state, state)
-            line = f"{title[:24]:<24} [{bar:<20}] {index}/{total} {stage} {word} ({time.monotonic() - t0:.0f} s)"
-            self.lines[title] = line
-            if not self.tty:
-                log.info("%s", line)
-                return
-            if self.drawn:
-                self.stream.write(f"\x1b[{self.drawn}F")
-            for text in self.lines.values():
-                self.stream.write(f"\x1b[2K{text}\n")
-            self.drawn = len(self.lines)
-            self.stream.flush()
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    _quiet_prefect()
-    from flows.ingest import ingest_batch, observe
+    """Ingest every source as one batch; returns 0 when every title completed, else 1."""
+    quiet_prefect()
+    from flows.ingest import ingest_batch, observe  # deferred: Prefect reads PREFECT_* at import, set just above
 
     prefect_console_off(args.verbose)
     settings = settings_from(args)
@@ -170,6 +85,7 @@ def read_statuses(root: str | os.PathLike[str] | None = None) -> list[Status]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Print every title's last stage and state; returns 0."""
     statuses = read_statuses(args.workspace)
     if args.json:
         print(json.dumps([s.model_dump() for s in statuses], indent=2))
@@ -188,10 +104,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_serve_flows(args: argparse.Namespace) -> int:
     """Serve ``ingest-title`` and ``ingest-batch`` as Prefect deployments until interrupted."""
-    _quiet_prefect()
-    from prefect import serve
+    quiet_prefect()
+    from prefect import serve  # deferred: Prefect reads PREFECT_* at import, set just above
 
-    from flows.ingest import ingest_batch, ingest_title
+    from flows.ingest import ingest_batch, ingest_title  # deferred: Prefect reads PREFECT_* at import, set just above
 
     serve(
         ingest_title.to_deployment(name="vodflow", description="one source to a published title"),

@@ -43,7 +43,7 @@ from flows.tasks import (
     validate_task,
     warm_task,
 )
-from ladders.analyze import source_hash
+from ladders.cache import source_hash
 from origin.config import Origin, S3Location
 from origin.store import Store
 from vodflow.errors import QAFailed, UsageError, VodflowError

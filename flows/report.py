@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 
+from ladders.errors import CurveError
 from ladders.plot import plot
 
 __all__ = ["batch_artifact", "ladder_artifact", "md_table", "publication_artifact", "qa_artifact", "qoe_artifact"]
@@ -59,7 +60,7 @@ def ladder_artifact(title: str, ladder, points, plots: Path) -> str:
         for codec in ladder.codecs:
             try:
                 png = plot(points, ladder, plots / f"{codec}.png", codec=codec)
-            except ValueError as exc:  # no points for the codec: say so, the table is still there
+            except CurveError as exc:  # no points for the codec: say so, the table is still there
                 md += f"\n\n{codec}: no plot ({exc})"
                 continue
             data = base64.b64encode(png.read_bytes()).decode()

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ladders.analyze import AnalysisPolicy
+from ladders.policy import AnalysisPolicy
 from vodflow.ids import title_from
 from vodflow.records import Record
 

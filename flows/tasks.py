@@ -26,7 +26,7 @@ from prefect.tasks import exponential_backoff
 from flows.results import OriginResultStorage
 from flows.settings import OUTPUT_FIELDS, Settings
 from flows.versions import versions_digest
-from ladders.fixed import fixed
+from ladders.fixed import fixed_ladder
 from ladders.model import Ladder, LadderPolicy
 from ladders.per_title import per_title
 from ladders.verify import encode_ladder, measure
@@ -143,8 +143,7 @@ def ladder_task(src: str, source_sha256: str, info, settings: Settings, workspac
     """The title's ladder: per-title (analysis + selection; returns the points too) or the fixed one."""
     codecs = list(settings.codecs)
     if settings.ladder == "fixed":
-        rungs = [r for c in codecs for r in fixed(info, codec=c).rungs]
-        return None, Ladder(source=src, kind="fixed", rungs=rungs)
+        return None, fixed_ladder(info, codecs, name=src)
     policy = LadderPolicy(target_vmaf=settings.target_vmaf, max_rungs=settings.max_rungs)
     return per_title(src, codecs, policy, settings.analysis, show_progress=show_progress)
 

@@ -37,7 +37,7 @@ from packager.model import DASH_MANIFEST, HLS_MASTER, PACKAGE_RECORD, Encryption
 from packager.mpd import read_mpd, set_bandwidths
 from packager.shaka import Descriptor, RawKey, packager_argv, run_packager
 from pipeline.probe import probe
-from pipeline.renditions import EncodedFile, EncodeResult
+from pipeline.renditions import ENCODE_RECORD, EncodedFile, EncodeResult
 from pipeline.subtitles import to_webvtt
 from pipeline.thumbs import sprite
 from vodflow.errors import ProbeError, UsageError
@@ -77,7 +77,7 @@ def _load(renditions: str | os.PathLike[str] | EncodeResult) -> tuple[EncodeResu
     if isinstance(renditions, EncodeResult):
         return renditions, Path(renditions.video[0].path).parent if renditions.video else Path(".")
     base = Path(renditions)
-    record = base / "encode.json"
+    record = base / ENCODE_RECORD
     if not base.is_dir():
         raise NotRenditions(f"{base}: not a folder of renditions (give the --out folder of `vodflow encode`)")
     if not record.is_file():

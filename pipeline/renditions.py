@@ -18,6 +18,7 @@ from vodflow.records import Record
 
 __all__ = [
     "DEFAULT_AUDIO",
+    "ENCODE_RECORD",
     "AudioRendition",
     "EncodeResult",
     "EncodedFile",
@@ -192,6 +193,9 @@ class EncodedFile(Record):
     encode_seconds: float
     language: str | None = None  # audio: the source stream's language ("und" when it has none)
     source_stream: int | None = None  # audio: the source stream index it was made from
+
+
+ENCODE_RECORD = "encode.json"  # the EncodeResult beside the renditions it lists (what package reads)
 
 
 class EncodeResult(Record):

@@ -1,10 +1,12 @@
 """The ABR player simulator: a client that plays a title under a network trace in virtual time.
 
 Modules: ``trace`` (trace files and synthetic traces), ``network`` (trace + latency -> virtual time),
-``movie`` (what a player knows of a title: bitrates, segment sizes, per-segment VMAF), ``session``
-(the playback model), ``estimate`` (dual-EWMA throughput), ``abr`` (the algorithms behind one
+``movie`` (what a player knows of a title: bitrates, segment sizes, per-segment VMAF), ``records``
+(the session records: ``Progress``, ``Download``, ``Stall``, ``Player``, ``SessionResult``), ``session``
+(the playback model, ``Session``), ``estimate`` (dual-EWMA throughput), ``abr`` (the algorithms behind one
 interface; ``abr.make(name)``), ``qoe`` (QoE records), ``manifest`` (HLS/DASH/package readers),
-``client`` (sessions against the edge, bytes really fetched), ``plot`` (PNG timeline), ``errors``.
+``client`` (the HTTP client for the edge), ``play`` (sessions under traces, from a movie or the edge,
+bytes really fetched), ``plot`` (PNG timeline), ``errors``.
 
 Units inside: seconds, bits, bit/s. Submodules are imported where used.
 """

@@ -9,12 +9,12 @@ taken as its bandwidth times its duration until its bytes are fetched.
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
+from collections.abc import Callable
+from typing import TypeVar
 
 import m3u8
 
+from packager import PACKAGE_RECORD, QUALITY_SIDECAR, Package, QualitySidecar, parse_mpd, parse_package, parse_sidecar
 from player.client import EdgeClient, strip_query
 from player.errors import BadManifest, FetchFailed
 from player.movie import Movie, Rendition
@@ -22,8 +22,7 @@ from vodflow.errors import MediaError
 
 __all__ = ["Title", "open_title"]
 
-SIDECAR = "quality.json"
-PACKAGE = "package.json"
+_R = TypeVar("_R")
 _CODEC_PREFIX = {"avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "av01": "av1", "vp09": "vp9"}
 
 
@@ -108,15 +107,10 @@ def _hls(url: str, text: bytes, client: EdgeClient) -> tuple[list[Rendition], li
 
 
 def _dash(url: str, text: bytes, client: EdgeClient) -> tuple[list[Rendition], list[float]]:
-    from packager.mpd import read_mpd
-
-    with tempfile.TemporaryDirectory() as d:
-        f = Path(d) / "manifest.mpd"
-        f.write_bytes(text)
-        try:
-            mpd = read_mpd(f)
-        except MediaError:
-            raise BadManifest(f"{strip_query(url)}: not a readable MPD") from None
+    try:
+        mpd = parse_mpd(text, where=strip_query(url))
+    except MediaError:
+        raise BadManifest(f"{strip_query(url)}: not a readable MPD") from None
     rends, durations = [], []
     for a in mpd.adaptation_sets:
         for r in a.representations:
@@ -137,13 +131,16 @@ def _dash(url: str, text: bytes, client: EdgeClient) -> tuple[list[Rendition], l
     return rends, durations
 
 
-def _optional_json(url: str, name: str, client: EdgeClient) -> dict | None:
+def _optional(url: str, name: str, client: EdgeClient, parse: Callable[..., _R]) -> _R | None:
+    """The package's ``name`` record beside the manifest at ``url``, or ``None`` when the edge has none;
+    raises ``BadManifest`` when it is there but is not that record."""
+    where = client.resolve(url, name)
     try:
-        return json.loads(client.get(client.resolve(url, name)))
+        return parse(client.get(where), where=where)
     except FetchFailed:
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadManifest(f"{client.resolve(url, name)}: not JSON") from None
+    except MediaError as exc:
+        raise BadManifest(str(exc)) from None
 
 
 def _stream_id(r: Rendition) -> str:
@@ -152,11 +149,8 @@ def _stream_id(r: Rendition) -> str:
 
 
 def _sizes(url, client, rends, seg, n) -> tuple[tuple[float, ...], ...]:
-    pkg = _optional_json(url, PACKAGE, client)
-    per_stream = {}
-    if pkg:
-        for s in pkg.get("streams", []):
-            per_stream[s["id"]] = [8.0 * x["size"] for x in s.get("segments", [])]
+    pkg: Package | None = _optional(url, PACKAGE_RECORD, client, parse_package)
+    per_stream = {s.id: [8.0 * x.size for x in s.segments] for s in pkg.streams} if pkg else {}
     cols = []
     for r in rends:
         sizes = per_stream.get(_stream_id(r))
@@ -167,13 +161,12 @@ def _sizes(url, client, rends, seg, n) -> tuple[tuple[float, ...], ...]:
 
 
 def _vmaf(url, client, rends, n) -> tuple[tuple[float, ...], ...] | None:
-    side = _optional_json(url, SIDECAR, client)
-    if not side:
+    side: QualitySidecar | None = _optional(url, QUALITY_SIDECAR, client, parse_sidecar)
+    if side is None:
         return None
-    streams = side.get("streams", {})
     cols = []
     for r in rends:
-        scores = streams.get(_stream_id(r))
+        scores = side.streams.get(_stream_id(r))
         if scores is None or len(scores) != n:
             return None
         cols.append([float(x) for x in scores])

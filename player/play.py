@@ -16,7 +16,8 @@ from player.errors import BadTrace
 from player.manifest import Title, open_title
 from player.movie import Movie
 from player.network import Network
-from player.session import Session, SessionResult
+from player.records import SessionResult
+from player.session import Session
 from player.trace import Trace, load
 
 __all__ = ["EdgeFetcher", "load_traces", "play_edge", "play_movie"]

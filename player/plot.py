@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from player.session import SessionResult
+from player.records import SessionResult
 from player.trace import Trace
 
 __all__ = ["timeline"]

@@ -17,7 +17,7 @@ import itertools
 import statistics
 from collections.abc import Sequence
 
-from player.session import SessionResult
+from player.records import SessionResult
 from vodflow.records import Record
 
 __all__ = ["QoE", "QoESummary", "qoe", "summarise"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from player.session import Download, Player, Progress
+from player.records import Download, Player, Progress
 
 __all__ = ["Abr"]
 

@@ -10,7 +10,7 @@ used here (the paper's 90 s / 126 s were for a 240 s buffer).
 from __future__ import annotations
 
 from player.abr.base import Abr
-from player.session import Player
+from player.records import Player
 
 __all__ = ["Bba"]
 

@@ -18,7 +18,7 @@ from enum import Enum
 
 from player.abr.base import Abr
 from player.abr.throughput import insufficient_buffer
-from player.session import Download, Player, Progress
+from player.records import Download, Player, Progress
 
 __all__ = ["Bola", "BolaE"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from player.abr.base import Abr
 from player.abr.bola import Bola, BolaE
 from player.abr.throughput import ThroughputRule
-from player.session import Download, Player, Progress
+from player.records import Download, Player, Progress
 
 __all__ = ["Dynamic", "DynamicDash"]
 

@@ -22,7 +22,7 @@ from functools import cache
 import numpy as np
 
 from player.abr.base import Abr
-from player.session import Download, Player, Progress
+from player.records import Download, Player, Progress
 
 __all__ = ["QualityAware", "RobustMpc"]
 

@@ -7,7 +7,7 @@ what is left)."""
 from __future__ import annotations
 
 from player.abr.base import Abr
-from player.session import Player, Progress
+from player.records import Player, Progress
 
 __all__ = ["ThroughputRule"]
 

@@ -4,7 +4,6 @@ SeaweedFS, and a small hand-made title published into it whose segment sizes are
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 from edge.server import EdgeConfig
 from edge.tokens import TokenSigner
 from edge.upstream import S3Upstream
+from packager import HLS_MASTER, PACKAGE_RECORD, QUALITY_SIDECAR, Package, QualitySidecar, Segment, Stream
 from tests.edge.harness import edge, put_title
 
 TITLE = "tiny"
@@ -36,15 +36,34 @@ def tiny_title() -> dict[str, bytes]:
         for i in range(1, SEGMENTS + 1):
             media += ["#EXTINF:2.000,", f"{i}.m4s"]
             files[f"video/{rid}/{i}.m4s"] = os.urandom(size + i)
-            segs.append({"path": f"video/{rid}/{i}.m4s", "size": size + i, "start": 2.0 * (i - 1), "duration": 2.0})
+            segs.append(Segment(path=f"video/{rid}/{i}.m4s", size=size + i, start=2.0 * (i - 1), duration=2.0))
         media.append("#EXT-X-ENDLIST")
         files[f"video/{rid}/media.m3u8"] = ("\n".join(media) + "\n").encode()
         files[f"video/{rid}/init.mp4"] = os.urandom(700)
-        streams.append({"id": rid, "segments": segs})
+        streams.append(_stream(rid, bw, segs))
     files["master.m3u8"] = ("\n".join(master) + "\n").encode()
-    files["package.json"] = json.dumps({"streams": streams}).encode()
-    files["quality.json"] = json.dumps({"streams": {"lo": [70.0, 71.0, 72.0], "hi": [90.0, 91.0, 92.0]}}).encode()
+    files[PACKAGE_RECORD] = _package(streams, files).to_json().encode()
+    scores = {"lo": [70.0, 71.0, 72.0], "hi": [90.0, 91.0, 92.0]}
+    sidecar = QualitySidecar(model="vmaf_v0.6.1", subsample=1, reference="tiny.mp4", streams=scores)
+    files[QUALITY_SIDECAR] = sidecar.to_json().encode()
     return files
+
+
+def _stream(rid: str, bandwidth: int, segments: list[Segment]) -> Stream:
+    return Stream(
+        id=rid, kind="video", codec="h264", codecs="avc1.64001e", source=f"{rid}.mp4", width=640, height=360,
+        init=f"video/{rid}/init.mp4", playlist=f"video/{rid}/media.m3u8", segments=segments,
+        duration=2.0 * SEGMENTS, bandwidth=bandwidth, average_bandwidth=bandwidth,
+    )  # fmt: skip
+
+
+def _package(streams: list[Stream], files: dict[str, bytes]) -> Package:
+    size = sum(len(b) for b in files.values())
+    return Package(
+        title=TITLE, root=TITLE, encryption="none", segment_seconds=2.0, gop_seconds=2.0,
+        duration=2.0 * SEGMENTS, dash=None, hls=HLS_MASTER, streams=streams, files=sorted(files),
+        total_bytes=size, rendition_bytes=size, packager_argv=[], seconds=0.0,
+    )  # fmt: skip
 
 
 @pytest.fixture

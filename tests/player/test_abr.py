@@ -14,7 +14,8 @@ from player.estimate import DualEwma
 from player.movie import Movie
 from player.network import Network
 from player.qoe import qoe
-from player.session import Player, Session
+from player.records import Player
+from player.session import Session
 
 RATES = (0.5e6, 1e6, 2e6, 4e6)
 
