@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.ffmpeg import run_ffmpeg
+from vodflow.errors import UsageError
 
 __all__ = ["Recipe", "Scene", "excerpt", "join_scenes", "synthesize"]
 
@@ -54,7 +55,7 @@ def _video_graph(recipe: Recipe, w: int, h: int, fps: int, seconds: float) -> tu
             f"noise=alls=18:allf=t+u,format=yuv420p[v]",
             22,
         )
-    raise ValueError(f"unknown recipe {recipe!r}")
+    raise UsageError(f"unknown recipe {recipe!r}: choose from pan, testsrc2, grain")
 
 
 _TONES = {"pan": (220, 330), "testsrc2": (440, 550), "grain": (262, 392)}

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,6 +162,8 @@ def test_the_checks_find_what_they_look_for():
     graph = _graph()
     assert {"pipeline.probe", "vodflow.errors"} <= graph["pipeline.encode"]
     assert "vodflow.process" in graph["pipeline.ffmpeg"]
+    assert _doc_paths("see `origin/edge/server.py`, `tests/x`, `DESIGN.md`") == {"origin/edge/server.py", "tests/x"}
+    assert _doc_modules("run `python -m origin.edge --open`") == {"origin.edge"}
 
 
 def test_no_import_circle():
@@ -380,3 +384,74 @@ def test_flows_make_no_s3_calls_of_their_own():
 
 def _names(node: ast.Import | ast.ImportFrom) -> list[str]:
     return [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+
+
+# --- who runs what -----------------------------------------------------------------------------------
+
+# Child processes: ffmpeg/ffprobe/PyAV in pipeline/ alone (the README's rule), Shaka Packager in
+# packager/shaka.py, SeaweedFS in origin/seaweed.py, the edge server in edge/process.py; vodflow/ holds the
+# runner and the binary finder.
+RUNNERS = ("vodflow/", "pipeline/", "packager/shaka.py", "origin/seaweed.py", "edge/process.py")
+MEDIA_TOOLS = {"FFMPEG", "FFPROBE", "FFMPEG_VMAF"}
+
+
+def _runs_things(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = _names(node)
+            if isinstance(node, ast.ImportFrom):
+                names += [f"{node.module}.{a.name}" for a in node.names]
+            if any(n.split(".")[0] in ("subprocess", "av") or n.startswith("vodflow.process") for n in names):
+                return True
+        if isinstance(node, ast.Attribute) and node.attr in MEDIA_TOOLS and ast.unparse(node.value).endswith("Tool"):
+            return True
+    return False
+
+
+def test_only_the_runner_rooms_start_processes_or_decode_media():
+    found = {path for path, tree in _code_files() if path.split("/")[0] in ROOMS and _runs_things(tree)}
+    assert found, "the check found no runner at all"
+    assert {p for p in found if not p.startswith(RUNNERS)} == set()
+    assert {"pipeline/ffmpeg.py", "vodflow/process.py", "origin/seaweed.py"} <= found
+
+
+def test_no_module_imports_another_modules_private_names():
+    borrowed = []
+    for imp in imports():
+        node = imp.node
+        if isinstance(node, ast.ImportFrom) and node.module and _first_party(node.module):
+            for alias in node.names:
+                if alias.name.startswith("_") and node.module != imp.module.name:
+                    borrowed.append(f"{imp.module.name} imports {node.module}.{alias.name}")
+    assert borrowed == []
+
+
+# --- the docs name what exists -----------------------------------------------------------------------
+
+
+GENERATED = ("samples/media", "e2e/node_modules")  # made by `vodflow samples` and `make e2e`, never committed
+
+
+def _doc_paths(text: str) -> set[str]:
+    """Repository paths named in backticks (``pipeline/encode.py``, ``edge/``, ``tests/flows/gate.py``)."""
+    found = set()
+    for span in re.findall(r"`([^`\s]+)`", text):
+        path = span.split("::")[0].split("?")[0].rstrip(",.:")
+        top = path.split("/")[0]
+        if "/" in path and top in (*ROOMS, "bench", "tests", "e2e", "samples", ".ci") and "<" not in path:
+            found.add(path)
+    return found
+
+
+def _doc_modules(text: str) -> set[str]:
+    return set(re.findall(r"python -m ([A-Za-z_][\w.]*)", text))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "DESIGN.md"])
+def test_docs_name_only_paths_and_modules_that_exist(doc):
+    text = (REPO / doc).read_text()
+    paths = _doc_paths(text)
+    assert paths, f"{doc} names no path (the check would pass vacuously)"
+    assert sorted(p for p in paths if not (REPO / p).exists() and not p.startswith(GENERATED)) == []
+    missing = sorted(m for m in _doc_modules(text) if importlib.util.find_spec(m) is None)
+    assert missing == []
