@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from cli.tables import fmt, table
 from edge.run import serve
 from edge.tokens import TokenSigner, load_secret
 from origin.config import Origin
-from origin.publish import current, publish, rollback, unpublish
+from origin.pointers import current, rollback, unpublish
+from origin.publish import publish
 from origin.seaweed import Seaweed
 from packager.package import package
 from packager.validate import validate
@@ -25,6 +25,7 @@ from player.play import load_traces, play_edge, play_movie
 from player.plot import timeline
 from player.qoe import qoe, summarise
 from vodflow.errors import UsageError
+from vodflow.tables import fmt, table
 
 __all__ = [
     "cmd_edge",

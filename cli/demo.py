@@ -18,17 +18,17 @@ import time
 from pathlib import Path
 
 from cli.console import StageBoard, prefect_console_off, quiet_prefect
-from cli.tables import table
 from edge.process import EdgeProcess
 from edge.tokens import TokenSigner
 from flows.settings import Settings
-from ladders.analyze import AnalysisPolicy
+from ladders.policy import AnalysisPolicy
 from origin.seaweed import Seaweed
 from pipeline.synth import excerpt
 from player import trace
 from player.play import play_edge
 from player.qoe import qoe
 from samples import DEFAULT_DIR, make_samples
+from vodflow.tables import table
 
 __all__ = ["DEMO_SECONDS", "cmd_demo", "run_demo"]
 

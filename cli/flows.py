@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from cli.console import StageBoard, prefect_console_off, quiet_prefect
-from cli.tables import table
 from flows.settings import Settings, Status
 from pipeline.codecs import parse_codecs
 from vodflow.errors import UsageError
 from vodflow.state import State, folder
+from vodflow.tables import table
 
 __all__ = ["cmd_ingest", "cmd_serve_flows", "cmd_status", "read_statuses", "settings_from"]
 

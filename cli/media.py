@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from cli.tables import fmt, table
 from ladders.fixed import fixed
 from ladders.model import Ladder, LadderPolicy
 from ladders.per_title import per_title
 from ladders.plot import plot
+from ladders.table import LADDER_HEADER, ladder_rows
 from ladders.verify import encode_ladder
 from pipeline.codecs import parse_codecs
 from pipeline.encode import encode
@@ -25,6 +25,7 @@ from pipeline.renditions import DEFAULT_AUDIO
 from pipeline.rung_spec import parse_rung
 from samples import DEFAULT_DIR, SAMPLES, make_samples
 from vodflow.errors import UsageError
+from vodflow.tables import fmt, table
 from vodflow.tools import versions
 
 __all__ = ["cmd_encode", "cmd_ladder", "cmd_probe", "cmd_qa", "cmd_quality", "cmd_samples", "cmd_tools"]
@@ -110,25 +111,6 @@ def _encode_rows(result) -> list[tuple]:
     return rows
 
 
-def _ladder_rows(ladder) -> list[tuple]:
-    return [
-        (
-            r.codec,
-            f"{r.width}x{r.height}",
-            r.rate.crf if r.rate.crf is not None else "-",
-            r.rate.maxrate_kbps or "-",
-            fmt(r.bitrate_kbps, 0),
-            fmt(r.predicted_vmaf),
-            fmt(r.measured_kbps, 0),
-            fmt(r.measured_vmaf),
-        )
-        for r in ladder.rungs
-    ]
-
-
-_LADDER_HEADER = ("codec", "size", "crf", "max kb/s", "kb/s", "VMAF", "measured kb/s", "measured VMAF")
-
-
 def cmd_encode(args: argparse.Namespace) -> int:
     """Encode rungs or a ladder and print the renditions; returns 0. Raises ``UsageError``, ``MediaError``."""
     if bool(args.rung) == bool(args.ladder):
@@ -161,7 +143,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     print(table(_encode_rows(result), ("rendition", "size", "frames", "dur s", "kb/s", "peak kb/s", "enc s", "file")))
     if ladder is not None:
         print()
-        print(table(_ladder_rows(ladder), _LADDER_HEADER))
+        print(table(ladder_rows(ladder), LADDER_HEADER))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0
@@ -181,7 +163,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     if args.json:
         print(ladder.to_json())
         return 0
-    print(table(_ladder_rows(ladder), _LADDER_HEADER))
+    print(table(ladder_rows(ladder), LADDER_HEADER))
     print(
         f"{len(points.points)} probe points in {points.seconds:.1f} s" + (f"; ladder in {args.out}" if args.out else "")
     )

@@ -12,6 +12,6 @@ Modules (nothing is imported here: importing ``flows`` costs nothing until a mod
   ``Status`` (what ``vodflow status`` reads), ``OUTPUT_FIELDS``.
 - ``results``: ``OriginResultStorage``, Prefect result records kept on the origin (for remote workers).
 - ``report``: the run's markdown artifacts (``qa_artifact``, ``ladder_artifact``, ``publication_artifact``,
-  ``batch_artifact``, ``qoe_artifact``, ``md_table``).
+  ``batch_artifact``, ``qoe_artifact``; tables from ``vodflow.tables``).
 - ``versions``: ``versions_digest``, the binary versions every cached task's key includes.
 """

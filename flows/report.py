@@ -14,17 +14,12 @@ from prefect.context import FlowRunContext
 
 from ladders.errors import CurveError
 from ladders.plot import plot
+from ladders.table import LADDER_HEADER, ladder_rows
+from vodflow.tables import md_table
 
-__all__ = ["batch_artifact", "ladder_artifact", "md_table", "publication_artifact", "qa_artifact", "qoe_artifact"]
+__all__ = ["batch_artifact", "ladder_artifact", "publication_artifact", "qa_artifact", "qoe_artifact"]
 
 log = logging.getLogger(__name__)
-
-
-def md_table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
-    """A GitHub-flavoured markdown table."""
-    cells = [[("-" if c is None else str(c)).replace("|", "\\|") for c in r] for r in rows]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells])
 
 
 def _key(title: str, what: str) -> str:
@@ -49,13 +44,7 @@ def qa_artifact(title: str, report) -> str:
 
 def ladder_artifact(title: str, ladder, points, plots: Path) -> str:
     """The ladder (predicted beside measured) and, for a per-title ladder, the rate-quality plot per codec."""
-    rows = [
-        (r.codec, f"{r.width}x{r.height}", r.rate.crf if r.rate.crf is not None else "-", r.rate.maxrate_kbps or "-",
-         f"{r.bitrate_kbps:.0f}", _f(r.predicted_vmaf), _f(r.measured_kbps, 0), _f(r.measured_vmaf))
-        for r in ladder.rungs
-    ]  # fmt: skip
-    header = ("codec", "size", "crf", "max kb/s", "kb/s", "VMAF", "measured kb/s", "measured VMAF")
-    md = f"# {title}: {ladder.kind} ladder\n\n" + md_table(rows, header)
+    md = f"# {title}: {ladder.kind} ladder\n\n" + md_table(ladder_rows(ladder), LADDER_HEADER)
     if points is not None:
         for codec in ladder.codecs:
             try:
@@ -92,7 +81,3 @@ def batch_artifact(results) -> str:
 def qoe_artifact(title: str, rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     md = f"# {title}: player simulator QoE\n\n" + md_table(rows, header)
     return _publish(title, "qoe", md, f"simulated playback of {title}")
-
-
-def _f(v: float | None, digits: int = 2) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"

@@ -16,6 +16,7 @@ Modules (names re-exported here in brackets):
 - ``bdrate``: BD-rate and savings between curves (``bd_rate``, ``savings_per_rung``, ``top_saving``,
   ``RungSaving``, ``TopSaving``)
 - ``plot``: a PNG per title and codec (``plot``)
+- ``table``: a ladder as table rows (``ladder_rows``, ``LADDER_HEADER``), for the CLI and the artifacts
 
 ffmpeg runs only in ``pipeline`` (``pipeline.excerpts`` cuts the excerpts); nothing here starts a process.
 """

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ladders.cache import ProbeResult, media_info, source_hash
+from ladders.cache import media_info, source_hash
 from ladders.excerpts import excerpts, place
 from ladders.extend import extensions
 from ladders.model import RDPoints
@@ -66,9 +66,7 @@ from pipeline.scores import pick_model
 from vodflow.errors import ProbeError, UnsupportedMedia, UsageError
 from vodflow.state import State, folder
 
-# ``analyze`` is this module's own; the others are re-exported for callers that imported them from here
-# (flows.settings, flows.ingest, cli.demo), and are defined in the modules named above.
-__all__ = ["AnalysisPolicy", "ProbeResult", "analyze", "excerpts", "sizes", "source_hash"]
+__all__ = ["analyze"]
 
 
 def analyze(

@@ -13,11 +13,11 @@ Modules and their public names:
   ``publication()``, ``title_root()``) and the ``Pointer`` record.
 - ``origin.store``: ``Store``, every S3 call of one origin (get/put/head/list/upload/download/delete/
   presign), failures as ``origin.errors``.
-- ``origin.publish``: ``publish``, and re-exported from the modules it is made of: ``current``,
-  ``rollback``, ``unpublish`` (``origin.pointers``), ``Publication``, ``PublishedObject``
-  (``origin.records``), ``DEFAULT_TRANSFER`` (``origin.upload``), the Cache-Control values
-  ``IMMUTABLE``, ``MANIFEST``, ``POINTER`` (``origin.files``). ``origin.keycheck`` refuses packages
-  that hold key material.
+- ``origin.publish``: ``publish``; the pieces it is made of: ``origin.pointers`` (``current``,
+  ``rollback``, ``unpublish``), ``origin.records`` (``Publication``, ``PublishedObject``),
+  ``origin.upload`` (``DEFAULT_TRANSFER``, sending and verifying), ``origin.files`` (the package as files
+  to send, the Cache-Control values ``IMMUTABLE``, ``MANIFEST``, ``POINTER``), ``origin.keycheck`` (refuses
+  packages that hold key material).
 - ``origin.errors``: ``OriginError`` and its family.
 
 Submodules are imported where used (``from origin.seaweed import Seaweed``), so importing ``origin``

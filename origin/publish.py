@@ -2,7 +2,8 @@
 
 ::
 
-    from origin.publish import publish, rollback, unpublish, current
+    from origin.publish import publish
+    from origin.pointers import current, rollback, unpublish
     pub = publish("out/bbb/package", "bbb", origin)   # → Publication (also saved as a record)
     current(origin, "bbb")                             # → Pointer | None: the version players get
     rollback(origin, "bbb")                            # pointer back to the previous version → Publication
@@ -20,8 +21,7 @@ Keys never go to the origin (``origin.keycheck``): nothing is sent if one file f
 
 The pieces: ``origin.files`` (the package folder as files to send), ``origin.keycheck`` (the key-leak
 refusal), ``origin.upload`` (sending and verifying), ``origin.pointers`` (``current``, ``rollback``,
-``unpublish``), ``origin.records`` (``Publication``), ``origin.store`` (every S3 call). This module
-re-exports the public names of all of them.
+``unpublish``), ``origin.records`` (``Publication``), ``origin.store`` (every S3 call).
 
 Errors: ``NotAPackage`` (a usage error), ``KeyMaterialFound``, ``OriginUnreachable`` (the endpoint
 failed a request: one line naming the endpoint, the object and why), ``ChecksumMismatch``,
@@ -39,18 +39,15 @@ from pathlib import Path
 from boto3.s3.transfer import TransferConfig
 
 from origin.config import Origin
-from origin.files import IMMUTABLE, MANIFEST, POINTER, package_version, phases, read_package
+from origin.files import MANIFEST, POINTER, package_version, phases, read_package
 from origin.keycheck import refuse_key_material
 from origin.layout import Pointer
 from origin.pointers import (
     HISTORY,
-    current,
     pointer_key,
     put_record,
     read_pointer,
     record_key,
-    rollback,
-    unpublish,
     version_root,
 )
 from origin.records import Publication, PublishedObject
@@ -59,20 +56,7 @@ from origin.upload import DEFAULT_TRANSFER, matches, send, verify
 from packager import KeyStore
 from vodflow.ids import check_title
 
-__all__ = [
-    "DEFAULT_TRANSFER",
-    "IMMUTABLE",
-    "MANIFEST",
-    "POINTER",
-    "Publication",
-    "PublishedObject",
-    "current",
-    "pointer_key",
-    "publish",
-    "rollback",
-    "unpublish",
-    "version_root",
-]
+__all__ = ["publish"]
 
 log = logging.getLogger(__name__)
 

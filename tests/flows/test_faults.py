@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from origin.config import S3Location
-from origin.publish import current
+from origin.pointers import current
 from packager.model import Package
 from packager.validate import validate
 from tests import media

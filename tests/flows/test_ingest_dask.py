@@ -21,7 +21,7 @@ from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from origin.config import S3Location
-from origin.publish import current
+from origin.pointers import current
 from packager.validate import validate
 from tests.flows.test_faults import ingest_argv, journal, origin_args
 from tests.wait import wait_for

@@ -19,7 +19,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from origin.errors import KeyMaterialFound, NotAPackage, NotPublished, OriginUnreachable
-from origin.publish import IMMUTABLE, MANIFEST, POINTER, Publication, current, publish, rollback, unpublish
+from origin.files import IMMUTABLE, MANIFEST, POINTER
+from origin.pointers import current, rollback, unpublish
+from origin.publish import publish
+from origin.records import Publication
 from packager.keys import KeyStore
 from vodflow.errors import UsageError
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from origin.publish import MANIFEST, publish
+from origin.files import MANIFEST
+from origin.publish import publish
 from packager.model import QUALITY_SIDECAR as SIDECAR
 from packager.model import Package
 from packager.sidecar import write_sidecar
