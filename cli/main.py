@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from vodflow.errors import VodflowError
+from vodflow.state import State, help_text, secret_help
 
 __all__ = ["build_parser", "main"]
 
@@ -138,17 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--encrypt", choices=("none", "cenc", "cbcs", "aes128"), default="none", help="default none")
     sp.add_argument("--segment-seconds", type=float, default=4.0, help="a whole number of GOPs (default 4)")
     sp.add_argument("--subtitles", action="append", metavar="FILE[:lang]", help="a .srt/.vtt sidecar; repeat")
-    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
+    sp.add_argument("--keys", help=f"key store folder ({help_text(State.KEYS)})")
     sp.add_argument("--title", help="title name for keys and key URIs (default: the source file's stem)")
     sp.add_argument("--key-uri", default="/keys/{title}/{kid}", help="HLS key URI template (cbcs, aes128)")
 
     sp = command("validate", "delivery", "check a package: URIs, durations, keyframes, CODECS, bandwidths, keys")
     sp.add_argument("dir", help="package folder")
-    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
+    sp.add_argument("--keys", help=f"key store folder ({help_text(State.KEYS)})")
 
     sp = command("origin", "delivery", "the embedded S3 origin (SeaweedFS on 127.0.0.1): up, down or status")
     sp.add_argument("action", choices=("up", "down", "status"))
-    sp.add_argument("--dir", help="state folder (default $VODFLOW_ORIGIN or .vodflow/origin)")
+    sp.add_argument("--dir", help=f"state folder ({help_text(State.ORIGIN)})")
 
     def origin_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--title", required=True, help="title ID on the origin (letters, digits, . _ -)")
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("publish", "delivery", "publish a package as a new title version, then point the title at it")
     sp.add_argument("package", help="package folder (from `vodflow package`)")
     origin_options(sp)
-    sp.add_argument("--keys", help="key store to scan for leaked keys (default $VODFLOW_KEYS or .vodflow/keys)")
+    sp.add_argument("--keys", help=f"key store to scan for leaked keys ({help_text(State.KEYS)})")
     sp.add_argument("--record", help="where to save the Publication (default PACKAGE.publication.json beside it)")
 
     sp = command("rollback", "delivery", "point a title back at the version it had before")
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("sign", "delivery", "print a signed-URL token for a path prefix (e.g. /titles/bbb/)")
     sp.add_argument("path", help="the path prefix the token opens, e.g. /titles/bbb/ for a whole title")
     sp.add_argument("--ttl", type=float, default=3600, help="seconds the token is valid (default 3600)")
-    sp.add_argument("--secret-file", help="the edge's secret file (default .vodflow/edge/secret)")
+    sp.add_argument("--secret-file", help=f"the edge's secret file ({secret_help()})")
 
     sp = command("ingest", "flows", "ingest titles: probe, QA, ladder, encode, package, publish (Prefect flows)")
     sp.add_argument("src", nargs="+", help="source files, folders of them, s3://bucket/key or s3://bucket/prefix/")
@@ -187,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--segment-seconds", type=float, default=4.0, help="a whole number of GOPs (default 4)")
     sp.add_argument("--origin", metavar="s3://BUCKET/PREFIX", help="where to publish (default: the embedded origin)")
     sp.add_argument("--origin-state", help="embedded origin state folder (default as for `vodflow origin`)")
-    sp.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
-    sp.add_argument("--workspace", help="workspace root (default $VODFLOW_WORK or .vodflow/work)")
+    sp.add_argument("--keys", help=f"key store folder ({help_text(State.KEYS)})")
+    sp.add_argument("--workspace", help=f"workspace root ({help_text(State.WORK)})")
     sp.add_argument("--title", help="published title id (one source only; default: the file's stem)")
     sp.add_argument("--no-publish", action="store_true", help="stop after validating the package")
     sp.add_argument("--edge", metavar="URL", help="warm this edge after publishing (manifests, inits, first segments)")
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, metavar="N", help="run tasks on a local Dask cluster of N workers")
 
     sp = command("status", "flows", "titles in the workspace with their last stage, state and published URLs")
-    sp.add_argument("--workspace", help="workspace root (default $VODFLOW_WORK or .vodflow/work)")
+    sp.add_argument("--workspace", help=f"workspace root ({help_text(State.WORK)})")
 
     sp = command("serve-flows", "flows", "serve the ingest flows as Prefect deployments (until Ctrl-C)")
     sp.add_argument("--limit", type=int, help="at most this many flow runs at a time")

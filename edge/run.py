@@ -32,6 +32,7 @@ from edge.upstream import HttpUpstream, Retry, S3Upstream, Timeouts, Upstream
 from origin.config import Origin
 from packager import KeyStore
 from vodflow.errors import UsageError
+from vodflow.state import State, help_text, secret_help
 
 __all__ = ["add_arguments", "config_from_args", "parse_bytes", "serve"]
 
@@ -57,8 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="memory admission: tinylfu (frequency-aware, default) or lru (admit everything)")  # fmt: skip
     p.add_argument("--disk-cache", metavar="DIR", help="a bounded disk tier in this folder")
     p.add_argument("--disk-bytes", default="0", help="disk tier size (e.g. 4G; default 0 = none)")
-    p.add_argument("--keys", help="key store folder (default $VODFLOW_KEYS or .vodflow/keys)")
-    p.add_argument("--secret-file", help="token secret file (default .vodflow/edge/secret)")
+    p.add_argument("--keys", help=f"key store folder ({help_text(State.KEYS)})")
+    p.add_argument("--secret-file", help=f"token secret file ({secret_help()})")
     p.add_argument("--open", action="store_true", help="serve content without tokens (keys always need one)")
     p.add_argument("--config", metavar="JSON", help="geo rules, IP table, trusted proxies, CORS origins, TTLs")
     p.add_argument("--connections", type=int, default=32, help="upstream connection pool size (default 32)")

@@ -271,7 +271,7 @@ EVERYWHERE = (*ROOMS, "bench", "tests", "e2e")
 SPELLINGS = [
     ("the ID alphabet", {"vodflow/ids.py"}, lambda s: "A-Za-z0-9][A-Za-z0-9._-]{0,127}" in _text(s), EVERYWHERE),
     ("the ID sanitiser", {"vodflow/ids.py"}, lambda s: _text(s) == "[^A-Za-z0-9._-]+", SOURCE),
-    ("the state folder", {"vodflow/state.py"}, lambda s: _text(s).startswith(".vodflow"), SOURCE),
+    ("the state folder", {"vodflow/state.py"}, lambda s: ".vodflow" in _text(s), SOURCE),
     ("the pointer object", {"origin/layout.py"}, lambda s: "current.json" in _text(s), SOURCE),
     (
         "the versions folder",

@@ -18,7 +18,7 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
-__all__ = ["ENV", "ROOT", "State", "edge_secret_file", "folder", "help_text"]
+__all__ = ["ENV", "ROOT", "State", "edge_secret_file", "folder", "help_text", "secret_help"]
 
 ROOT = Path(".vodflow")
 
@@ -30,6 +30,8 @@ class State(StrEnum):
     CACHE = "cache"
 
 
+_SECRET_ENV = "VODFLOW_EDGE_SECRET_FILE"
+_SECRET_FILE = ROOT / "edge" / "secret"
 ENV = {State.WORK: "VODFLOW_WORK", State.KEYS: "VODFLOW_KEYS", State.ORIGIN: "VODFLOW_ORIGIN",
         State.CACHE: "VODFLOW_CACHE"}  # fmt: skip
 
@@ -45,9 +47,14 @@ def edge_secret_file(path: str | os.PathLike[str] | None = None) -> Path:
     """The edge's token secret file: ``path``, else ``$VODFLOW_EDGE_SECRET_FILE``, else ``.vodflow/edge/secret``."""
     if path is not None:
         return Path(path)
-    return Path(os.environ.get("VODFLOW_EDGE_SECRET_FILE") or ROOT / "edge" / "secret")
+    return Path(os.environ.get(_SECRET_ENV) or _SECRET_FILE)
 
 
 def help_text(which: State) -> str:
     """``default $VAR or .vodflow/<which>``, for command-line help."""
     return f"default ${ENV[which]} or {ROOT / which.value}"
+
+
+def secret_help() -> str:
+    """``default $VODFLOW_EDGE_SECRET_FILE or .vodflow/edge/secret``, for command-line help."""
+    return f"default ${_SECRET_ENV} or {_SECRET_FILE}"
