@@ -57,7 +57,7 @@ __all__ = ["CATALOGUE_TTL", "DEFAULT_PLAYER_DIR", "PLAYER_FILE", "PagesConfig", 
 
 log = logging.getLogger("vodflow.edge")
 
-DEFAULT_PLAYER_DIR = Path(__file__).resolve().parents[2] / "e2e" / "node_modules" / "shaka-player" / "dist"
+DEFAULT_PLAYER_DIR = Path(__file__).resolve().parents[1] / "e2e" / "node_modules" / "shaka-player" / "dist"
 PLAYER_FILE = "shaka-player.compiled.js"
 INSTALL_HINT = "cd e2e && npm ci (make e2e does it), or start the edge with --player-dir DIR"
 VIEWER_COOKIE = "vodflow_viewer"

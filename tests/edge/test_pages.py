@@ -7,10 +7,11 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 
 import aiohttp
 
-from edge.pages import PLAYER_FILE, VIEWER_COOKIE, PagesConfig
+from edge.pages import DEFAULT_PLAYER_DIR, PLAYER_FILE, VIEWER_COOKIE, PagesConfig
 from tests.edge.aio import aio
 from tests.edge.conftest import TITLE
 from tests.edge.harness import edge, put_title, synthetic_title
@@ -192,3 +193,10 @@ async def test_unknown_title_and_missing_player_get_clean_pages(origin, make_con
                             "or start the edge with --player-dir DIR."]  # fmt: skip
         async with http.get(f"{base}/player/{PLAYER_FILE}") as r:
             assert r.status == 404 and "npm ci" in await r.text()
+
+
+def test_the_default_player_is_the_one_make_e2e_installs_in_this_checkout():
+    # Where `make e2e` puts Shaka Player (e2e/package.json), relative to the repository, whatever the room's depth.
+    repo = Path(__file__).resolve().parents[2]
+    assert repo / "e2e" / "node_modules" / "shaka-player" / "dist" == DEFAULT_PLAYER_DIR
+    assert (repo / "e2e" / "package.json").is_file()
