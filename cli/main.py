@@ -30,6 +30,8 @@ def _group(name: str) -> ModuleType:
         from cli import delivery as group  # deferred: packager, origin, edge, player pull scipy, boto3, aiohttp (1-2 s)
     elif name == "flows":
         from cli import flows as group  # deferred: the flows' settings import scipy (about 1 s) at CLI start
+    elif name == "live":
+        from cli import live as group  # deferred: the live supervisor imports aiohttp and the edge (1-2 s)
     else:
         from cli import demo as group  # deferred: the demo imports every room (1-2 s) at CLI start
     return group
@@ -203,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("serve-flows", "flows", "serve the ingest flows as Prefect deployments (until Ctrl-C)")
     sp.add_argument("--limit", type=int, help="at most this many flow runs at a time")
+
+    sp = command("live", "live", "live channels: start one from a source, stop it (it ends), or show its status")
+    sp.add_argument("action", choices=("start", "stop", "status"))
+    sp.add_argument("channel", help="channel name (letters, digits, . _ -)")
+    sp.add_argument(
+        "--source",
+        help="start: testsrc, a file (looped in real time), udp://127.0.0.1:PORT, fifo:PATH, rtmp://127.0.0.1:PORT/APP/KEY",
+    )
+    sp.add_argument(
+        "--config", metavar="JSON", help="start: a channel config file (ladder, window, ...); --source wins"
+    )
+    sp.add_argument("--port", type=int, help="start: the channel's HTTP port (default: any free one)")
+    sp.add_argument("--dir", help=f"live state folder ({help_text(State.LIVE)})")
 
     sp = command("demo", "demo", "samples -> origin -> ingest (per-title, 2 codecs, cenc) -> edge -> player -> QoE")
     sp.add_argument("--out", default="out/demo", help="the demo's folder: short samples, workspace, state")

@@ -21,7 +21,7 @@ from pipeline.encode import encode
 from pipeline.probe import probe
 from pipeline.qa import qa
 from pipeline.quality import score
-from pipeline.renditions import DEFAULT_AUDIO
+from pipeline.renditions import DEFAULT_AUDIO, ENCODE_RECORD
 from pipeline.rung_spec import parse_rung
 from samples import DEFAULT_DIR, SAMPLES, make_samples
 from vodflow.errors import UsageError
@@ -136,7 +136,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         audio = () if args.no_audio else DEFAULT_AUDIO
         result = encode(args.src, rungs, args.out, audio=audio, show_progress=not args.json)
         ladder = None
-    result.save(Path(args.out) / "encode.json")
+    result.save(Path(args.out) / ENCODE_RECORD)
     if args.json:
         print(result.to_json() if ladder is None else ladder.to_json())
         return 0

@@ -11,7 +11,9 @@ content from the cache or the upstream), ``keys`` (the key and ClearKey licence 
 (the JSON access log), ``fast`` (the hit fast path), ``pages`` (catalogue and player pages), ``cache``
 (memory LRU, disk tier, coalescing), ``upstream`` (S3 and HTTP fetchers), ``http`` (paths, ranges, entity
 tags, gzip), ``tokens``, ``geo``, ``metrics``, ``run`` (options and the server loop; ``python -m edge``),
-``process`` (``EdgeProcess``: start ``python -m edge``, wait for its ready line, stop it), ``errors``.
+``process`` (``EdgeProcess``: start ``python -m edge``, wait for its ready line, stop it), ``live``
+(``add_live``: live channels' playlists with blocking reload, and their growing segments), ``live_channel``
+(the shared waits of one channel), ``live_segments`` (complete and growing segments), ``errors``.
 Design: DESIGN.md, "Edge".
 """
 

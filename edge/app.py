@@ -7,6 +7,7 @@ Routes::
     GET      /keys/<id>/<kid>        HLS key (edge.keys)
     GET      /healthz, /metrics      liveness; Prometheus text
     GET      /, /watch/<id>          catalogue and Shaka Player page (edge.pages)
+    GET|HEAD /live/<channel>/...     live channels, when make_app is given some (edge.live)
     OPTIONS  anything                CORS preflight
 """
 
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from edge.http import BadPath, check_raw_path
 from edge.keys import MAX_LICENSE_BODY, KeyEndpoints
+from edge.live import add_live
 from edge.pages import add_pages
 from edge.server import EDGE_KEY, Edge, EdgeConfig
+from packager import ChannelState
 
 __all__ = ["make_app"]
 
@@ -50,8 +54,9 @@ async def _guard(request: web.Request, handler):
         raise web.HTTPInternalServerError(text="internal error\n") from None
 
 
-def make_app(config: EdgeConfig) -> web.Application:
-    """The edge as an ``aiohttp.web.Application`` (closing it closes the upstream's connections)."""
+def make_app(config: EdgeConfig, *, live: Mapping[str, ChannelState] | None = None) -> web.Application:
+    """The edge as an ``aiohttp.web.Application`` (closing it closes the upstream's connections), serving
+    the live channels ``live`` (name -> state) too when given. Raises ``EdgeError`` for a bad channel name."""
     app = web.Application(middlewares=[_guard], client_max_size=MAX_LICENSE_BODY)
     edge = Edge(config)
     keys = KeyEndpoints(edge)
@@ -62,6 +67,8 @@ def make_app(config: EdgeConfig) -> web.Application:
     app.router.add_get("/healthz", edge.healthz)
     app.router.add_get("/metrics", edge.metrics_page)
     add_pages(app, edge, config.pages)  # /, /watch/<id>, /player/, /static/
+    if live:
+        add_live(app, live, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors)
     app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
 
     async def close(_app: web.Application) -> None:

@@ -14,4 +14,7 @@ Modules (nothing is imported here: importing ``flows`` costs nothing until a mod
 - ``report``: the run's markdown artifacts (``qa_artifact``, ``ladder_artifact``, ``publication_artifact``,
   ``batch_artifact``, ``qoe_artifact``; tables from ``vodflow.tables``).
 - ``versions``: ``versions_digest``, the binary versions every cached task's key includes.
+- ``live``: live channels (``ChannelConfig``, ``ChannelStatus``, ``start``/``stop``/``status``) and the
+  ``ChannelSupervisor`` that runs one (``python -m flows.live``): not a Prefect flow, a long-running
+  process that wires the live encoder, the live state and the edge's live routes together.
 """

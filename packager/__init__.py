@@ -10,11 +10,20 @@ Public names (import them from ``packager``; edge/ and player/ use nothing else)
   ``HLS_MASTER``;
 - keys: ``KeyStore``, ``TitleKeys``, ``ContentKey``, ``TrackClass``; ``key_forms``/``find_key_material``
   (the key-leak scan);
-- errors: ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``.
+- errors: ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``;
+- live (LL-HLS on ffmpeg's chunked CMAF): ``ChannelState`` (a channel folder's segments, parts and
+  playlists: ``refresh``, ``last``, ``segment``, ``segment_by_uri``, ``path``, ``media_playlist``, ``master_playlist``,
+  ``version``, ``add_listener``, ``end``) with its records ``Rendition``, ``LiveSegment``, ``Part``;
+  ``playlist_name`` (``<rendition>.m3u8`` / ``-plain.m3u8``), ``run_file_names`` (ffmpeg's segment
+  names for encoder run k, so a restart does not overwrite the run before); ``Chunk``/``scan_chunks``
+  /``track_timescale`` (the incremental CMAF box reader).
 
 Modules: ``package`` (the stage), ``shaka`` (Shaka Packager's argv), ``hls`` and ``mpd`` (reading and
 finishing the manifests, AES-128), ``keys`` (the key store), ``leaks`` (the key-leak scan), ``validate``,
-``model`` (the records and file names), ``sidecar`` (the per-segment quality sidecar), ``errors``.
+``model`` (the records and file names), ``sidecar`` (the per-segment quality sidecar), ``errors``;
+live: ``cmaf`` (chunks of growing CMAF segment files), ``live_records`` (parts, segments, renditions,
+file names per encoder run), ``live_state`` (the channel folder's state), ``llhls`` (``ChannelState`` and
+its LL-HLS / plain HLS playlists).
 
 Package layout (stable; players and the edge rely on it)::
 
@@ -53,9 +62,13 @@ Keys never enter OUT. To get them (e.g. for a ClearKey player or a test key serv
 The title defaults to the source file's stem (``bbb`` for ``bbb.mp4``); ``package.json`` records it.
 """
 
+from packager.cmaf import Chunk
+from packager.cmaf import scan as scan_chunks
+from packager.cmaf import timescale as track_timescale
 from packager.errors import InvalidPackage, KeyStoreError, NotRenditions
 from packager.keys import ContentKey, KeyStore, TitleKeys, TrackClass
 from packager.leaks import find_key_material, key_forms
+from packager.llhls import ChannelState, LiveSegment, Part, Rendition, playlist_name, run_file_names
 from packager.model import (
     DASH_MANIFEST,
     HLS_MASTER,
@@ -80,13 +93,18 @@ __all__ = [
     "PACKAGE_RECORD",
     "QUALITY_SIDECAR",
     "AdaptationSet",
+    "ChannelState",
+    "Chunk",
     "ContentKey",
     "InvalidPackage",
     "KeyStore",
     "KeyStoreError",
+    "LiveSegment",
     "NotRenditions",
     "Package",
+    "Part",
     "QualitySidecar",
+    "Rendition",
     "Representation",
     "Segment",
     "SegmentRef",
@@ -104,6 +122,10 @@ __all__ = [
     "parse_mpd",
     "parse_package",
     "parse_sidecar",
+    "playlist_name",
     "read_mpd",
+    "run_file_names",
+    "scan_chunks",
+    "track_timescale",
     "validate",
 ]

@@ -31,6 +31,14 @@ Encoding
     ``subtitles``       to_webvtt
     ``thumbs``          Sprite, sprite
 
+Live
+    ``live``            live_argv, LiveEncoder (one ffmpeg: decode once, x264 per rung, LL-DASH into a folder),
+                        run_file_names, GROWING_SUFFIX, LOG_NAME; re-exports
+                        LiveRung, LiveLadder, parse_ladder, LiveSource, parse_source, LiveStats
+    ``live_ladder``     LiveRung, LiveLadder, parse_ladder
+    ``live_source``     LiveSource, SourceKind, SOURCE_FORMS, parse_source, input_args
+    ``live_stats``      LiveStats, LiveProgress (ffmpeg's -progress reports of a running encoder)
+
 Quality
     ``quality``         vmaf, vmaf_many, score (the stage)
     ``scores``          VmafScore, FrameMetrics, QualityReport, DEFAULT_MODEL, MODEL_4K, MODELS, PSNR_CAP_DB,

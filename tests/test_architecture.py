@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 ROOMS = ("vodflow", "pipeline", "ladders", "packager", "origin", "edge", "player", "flows", "cli", "samples")
 # Which rooms each room may import (besides itself). cli -> flows -> {origin, packager, ladders, edge,
 # player} -> pipeline -> vodflow; origin reads packages (packager), the edge reads the bucket layout and
-# keys (origin, packager), the player reads manifests (packager). samples makes media with pipeline.
+# keys (origin, packager), the player reads manifests (packager). samples makes media with pipeline. A live
+# channel's supervisor (flows/live.py) serves its playlists through the edge's live routes.
 ALLOWED = {
     "vodflow": set(),
     "pipeline": {"vodflow"},
@@ -33,7 +34,7 @@ ALLOWED = {
     "origin": {"packager", "pipeline", "vodflow"},
     "edge": {"origin", "packager", "vodflow"},
     "player": {"packager", "vodflow"},
-    "flows": {"origin", "packager", "ladders", "pipeline", "vodflow", "samples"},
+    "flows": {"origin", "packager", "ladders", "edge", "pipeline", "vodflow", "samples"},
     "cli": {"flows", "origin", "packager", "ladders", "edge", "player", "pipeline", "vodflow", "samples"},
 }
 # Rooms whose public names (the package's __init__) are all another room may use.
@@ -273,6 +274,11 @@ SPELLINGS = [
     ("the ID sanitiser", {"vodflow/ids.py"}, lambda s: _text(s) == "[^A-Za-z0-9._-]+", SOURCE),
     ("the state folder", {"vodflow/state.py"}, lambda s: ".vodflow" in _text(s), SOURCE),
     ("the pointer object", {"origin/layout.py"}, lambda s: "current.json" in _text(s), SOURCE),
+    ("the package record", {"packager/model.py"}, lambda s: _text(s) == "package.json", SOURCE),
+    ("the quality sidecar", {"packager/model.py"}, lambda s: _text(s) == "quality.json", SOURCE),
+    ("the DASH manifest", {"packager/model.py"}, lambda s: _text(s) == "manifest.mpd", SOURCE),
+    ("the HLS master", {"packager/model.py"}, lambda s: _text(s) == "master.m3u8", SOURCE),
+    ("the encode record", {"pipeline/renditions.py"}, lambda s: _text(s) == "encode.json", SOURCE),
     (
         "the versions folder",
         {"origin/layout.py"},
@@ -330,7 +336,7 @@ def test_state_folders_are_found_in_one_place():
         if name not in not_folders
     }
     assert reads == set()
-    assert set(ENV.values()) == {"VODFLOW_WORK", "VODFLOW_KEYS", "VODFLOW_ORIGIN", "VODFLOW_CACHE"}
+    assert set(ENV.values()) == {"VODFLOW_WORK", "VODFLOW_KEYS", "VODFLOW_ORIGIN", "VODFLOW_CACHE", "VODFLOW_LIVE"}
     snippet = ast.parse('import os\nos.environ.get("VODFLOW_KEYS")\nos.environ["VODFLOW_WORK"] = "x"\n')
     assert list(_environment_reads(snippet)) == ["VODFLOW_KEYS"]
 
@@ -395,9 +401,9 @@ def _names(node: ast.Import | ast.ImportFrom) -> list[str]:
 # --- who runs what -----------------------------------------------------------------------------------
 
 # Child processes: ffmpeg/ffprobe/PyAV in pipeline/ alone (the README's rule), Shaka Packager in
-# packager/shaka.py, SeaweedFS in origin/seaweed.py, the edge server in edge/process.py; vodflow/ holds the
-# runner and the binary finder.
-RUNNERS = ("vodflow/", "pipeline/", "packager/shaka.py", "origin/seaweed.py", "edge/process.py")
+# packager/shaka.py, SeaweedFS in origin/seaweed.py, the edge server in edge/process.py, a live channel's
+# supervisor in flows/live.py (it starts itself detached); vodflow/ holds the runner and the binary finder.
+RUNNERS = ("vodflow/", "pipeline/", "packager/shaka.py", "origin/seaweed.py", "edge/process.py", "flows/live.py")
 MEDIA_TOOLS = {"FFMPEG", "FFPROBE", "FFMPEG_VMAF"}
 
 

@@ -8,6 +8,7 @@ work       ``VODFLOW_WORK``            the flows' title workspaces and Prefect's
 keys       ``VODFLOW_KEYS``            the key store (never inside a package or the bucket)
 origin     ``VODFLOW_ORIGIN``          the embedded SeaweedFS: data, log, ports, credentials
 cache      ``VODFLOW_CACHE``           the ladder analysis's probe cache (content-addressed)
+live       ``VODFLOW_LIVE``            live channels: config, status, the encoder's segments and playlists
 edge       ``VODFLOW_EDGE_SECRET_FILE`` the edge's token secret (this variable names the file itself)
 =========  ==========================  ==============================================================
 """
@@ -28,12 +29,13 @@ class State(StrEnum):
     KEYS = "keys"
     ORIGIN = "origin"
     CACHE = "cache"
+    LIVE = "live"
 
 
 _SECRET_ENV = "VODFLOW_EDGE_SECRET_FILE"
 _SECRET_FILE = ROOT / "edge" / "secret"
 ENV = {State.WORK: "VODFLOW_WORK", State.KEYS: "VODFLOW_KEYS", State.ORIGIN: "VODFLOW_ORIGIN",
-        State.CACHE: "VODFLOW_CACHE"}  # fmt: skip
+       State.CACHE: "VODFLOW_CACHE", State.LIVE: "VODFLOW_LIVE"}  # fmt: skip
 
 
 def folder(which: State, path: str | os.PathLike[str] | None = None) -> Path:

@@ -1,0 +1,177 @@
+"""Live channels at the edge: ``GET /live/<channel>/<file>`` served from each channel's ``ChannelState``.
+
+Routes (``add_live``)::
+
+    GET|HEAD /live/<ch>/master.m3u8          LL-HLS multivariant playlist (master-plain.m3u8: plain HLS)
+    GET|HEAD /live/<ch>/<rendition>.m3u8     LL-HLS media playlist; _HLS_msn=M[&_HLS_part=P] blocks
+    GET|HEAD /live/<ch>/<rendition>-plain.m3u8   the same without the low-latency tags
+    GET|HEAD /live/<ch>/manifest.mpd         the LL-DASH MPD as ffmpeg wrote it
+    GET|HEAD /live/<ch>/init-<rep>.m4s       initialisation segments
+    GET|HEAD /live/<ch>/seg-<rep>-<n>.m4s    media segments, with Range; growing ones streamed
+
+What the edge serves while live comes from the packager's folder directly (the state and the files it
+describes), not from S3: a part exists here the moment the state has scanned it, and a round trip to the
+origin per part would cost more than the whole latency budget of a part.
+
+Blocking reload (RFC 8216bis 6.2.5.2) is held in ``edge.live_channel`` (one shared wait per part), media
+segments, growing or complete, are served by ``edge.live_segments``. Tokens are those of VOD
+(``edge.tokens``): a token scoped ``/live/<channel>/`` covers a channel, and rides along as a cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Mapping
+
+from aiohttp import web
+
+from edge.errors import BadToken, EdgeError
+from edge.http import SEGMENT_PATTERN
+from edge.live_channel import LiveChannel
+from edge.live_segments import serve_segment
+from edge.server import TOKEN_COOKIE
+from edge.tokens import TokenSigner
+from packager import DASH_MANIFEST, ChannelState
+
+__all__ = ["LIVE_KEY", "LiveChannel", "add_live"]
+
+PLAYLIST_CACHE = "max-age=1"  # a blocking answer is named by its URL (msn, part), so a cache may keep it
+MPD_CACHE = "no-cache"  # the MPD, and init segments, which ffmpeg rewrites after a restart
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_FILE = re.compile(SEGMENT_PATTERN)  # a file name of the channel folder: no dot segments, nothing hidden
+# ffmpeg's names, run-tagged after a restart (packager.live_state: seg-<rep>[-r<k>]-<n>.m4s); which segment a
+# name is, if any, the channel state says (LiveChannel.locate).
+_SEGMENT_FILE = re.compile(r"seg-[A-Za-z0-9_.-]+-\d{1,12}\.m4s")
+_INIT_FILE = re.compile(r"init-[A-Za-z0-9_.-]+\.m4s")
+_COUNT = re.compile(r"\d{1,12}")
+_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".m4s": "video/iso.segment"}
+
+LIVE_KEY = web.AppKey("live", dict)  # channel name -> LiveChannel
+
+
+def add_live(
+    app: web.Application,
+    channels: Mapping[str, ChannelState],
+    *,
+    signer: TokenSigner | None = None,
+    require_tokens: bool = False,
+    cors: Callable[[web.Request, dict[str, str]], None] | None = None,
+) -> None:
+    """Mount ``GET|HEAD /live/<channel>/<file>`` on ``app`` for ``channels`` (name -> state). With
+    ``require_tokens`` every request needs a token of ``signer`` covering its path (scope
+    ``/live/<channel>/`` covers a channel); ``cors`` adds CORS headers (``Edge.cors``). Raises ``EdgeError``
+    for a channel name outside ``[A-Za-z0-9_-]``."""
+    live: dict[str, LiveChannel] = {}
+    for name, state in channels.items():
+        if not _CHANNEL.fullmatch(name):
+            raise EdgeError(f"bad live channel name {name!r}: letters, digits, '_' and '-' only")
+        live[name] = LiveChannel(name, state)
+    app[LIVE_KEY] = live
+    server = _LiveServer(live, signer=signer, require_tokens=require_tokens, cors=cors)
+    app.router.add_get("/live/{channel}/{file}", server.handle)
+
+    async def start(_app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        for channel in live.values():
+            channel.start(loop)
+
+    async def stop(_app: web.Application) -> None:
+        for channel in live.values():
+            channel.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+
+
+def _reload_query(query: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """``(_HLS_msn, _HLS_part)`` of a playlist request; 400 for values that are not non-negative integers or
+    for a part without a segment (RFC 8216bis 6.2.5.2)."""
+    msn, part = query.get("_HLS_msn"), query.get("_HLS_part")
+    for name, value in (("_HLS_msn", msn), ("_HLS_part", part)):
+        if value is not None and not _COUNT.fullmatch(value):
+            raise web.HTTPBadRequest(text=f"bad request: {name} must be a non-negative integer\n")
+    if part is not None and msn is None:
+        raise web.HTTPBadRequest(text="bad request: _HLS_part without _HLS_msn\n")
+    return (None if msn is None else int(msn)), (None if part is None else int(part))
+
+
+class _LiveServer:
+    """The handler of ``/live/<channel>/<file>``."""
+
+    def __init__(
+        self,
+        live: dict[str, LiveChannel],
+        *,
+        signer: TokenSigner | None,
+        require_tokens: bool,
+        cors: Callable[[web.Request, dict[str, str]], None] | None,
+    ) -> None:
+        self.live = live
+        self.signer = signer
+        self.require_tokens = require_tokens
+        self.cors = cors
+
+    def _authorise(self, request: web.Request) -> None:
+        if not self.require_tokens:
+            return
+        if self.signer is None:
+            raise web.HTTPForbidden(text="forbidden: this edge has no token secret\n")
+        token = request.query.get("token") or request.cookies.get(TOKEN_COOKIE)
+        try:
+            self.signer.authorise(token, request.path)
+        except BadToken as exc:
+            raise web.HTTPForbidden(text=f"forbidden: {exc}\n") from None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        channel = self.live.get(request.match_info["channel"])
+        file = request.match_info["file"]
+        if channel is None or not _FILE.fullmatch(file):
+            raise web.HTTPNotFound(text="no such live channel or file\n")
+        self._authorise(request)
+        headers = {"Content-Type": _TYPES.get(os.path.splitext(file)[1], "application/octet-stream")}
+        if self.cors is not None:
+            self.cors(request, headers)
+        if file.endswith(".m3u8"):
+            response = await self._playlist(request, channel, file[: -len(".m3u8")], headers)
+            token = request.query.get("token")
+            if self.require_tokens and token and request.cookies.get(TOKEN_COOKIE) != token:
+                # Players resolve part and segment URIs without the playlist's query: the token rides along
+                # as a cookie scoped to the channel (as VOD manifests do, edge.server).
+                response.set_cookie(TOKEN_COOKIE, token, path=f"/live/{channel.name}/", httponly=True, samesite="Lax")
+            return response
+        if file == DASH_MANIFEST or _INIT_FILE.fullmatch(file):
+            # ffmpeg renames a new MPD into place and rewrites init segments after a restart: revalidate.
+            path = channel.state.path(file)
+            try:
+                body = path.read_bytes() if path is not None else None
+            except FileNotFoundError:
+                body = None
+            if body is None:
+                raise web.HTTPNotFound(text="not written yet\n")
+            headers["Cache-Control"] = MPD_CACHE
+            return web.Response(body=body, headers=headers)
+        if _SEGMENT_FILE.fullmatch(file):
+            return await serve_segment(request, channel, file, headers)
+        raise web.HTTPNotFound(text="no such live file\n")
+
+    async def _playlist(
+        self, request: web.Request, channel: LiveChannel, stem: str, headers: dict[str, str]
+    ) -> web.Response:
+        low_latency = not stem.endswith("-plain")
+        name = stem if low_latency else stem[: -len("-plain")]
+        rendition = None if name == "master" else name
+        if rendition is not None and rendition not in {r.name for r in channel.state.renditions}:
+            raise web.HTTPNotFound(text="no such rendition\n")
+        if rendition is not None and low_latency:
+            msn, part = _reload_query(request.query)
+            if msn is not None:
+                if msn > channel.last(rendition)[0] + 2:
+                    raise web.HTTPBadRequest(text="bad request: _HLS_msn is beyond the last segment + 2\n")
+                if not await channel.hold(rendition, msn, part):
+                    raise web.HTTPServiceUnavailable(
+                        text=f"blocking reload: segment {msn} part {part} not there after {channel.hold_s:g} s\n"
+                    )
+        headers["Cache-Control"] = PLAYLIST_CACHE
+        return web.Response(body=channel.playlist(rendition, low_latency).encode(), headers=headers)

@@ -1,0 +1,356 @@
+"""Live channels: the supervisor that runs one channel, and start / stop / status from any process.
+
+A channel is a folder under the live state folder (``$VODFLOW_LIVE`` or ``.vodflow/live``)::
+
+    <channel>/channel.json     the ChannelConfig it was started with
+    <channel>/status.json      ChannelStatus, rewritten by the supervisor every half second
+    <channel>/supervisor.log   the supervisor's log
+    <channel>/media/           ffmpeg's MPD, init segments and segments (run k after k restarts writes
+                               ``-r<k>`` names: ``pipeline.live.run_file_names``), and its log
+
+``start`` writes the config and starts the supervisor (``python -m flows.live <folder>``) in a session of
+its own, so the channel outlives the command that started it, and returns once the first part of every
+rendition is served (or raises with the supervisor's last word). The supervisor runs the real-time
+encoder (``pipeline.live.LiveEncoder``), keeps the channel's live state (``packager.ChannelState``:
+segments, parts, LL-HLS and plain HLS playlists) fresh, serves it over HTTP with the edge's live routes
+(``edge.live``: blocking playlist reload, growing segments in chunks), restarts an encoder that died
+(the playlists go on after a discontinuity; the media sequence never goes back), and reports a source
+that stopped sending within ``stall_s``. ``stop`` asks it to end (SIGTERM): the encoder finishes its
+last segment and the playlists end with ``EXT-X-ENDLIST``.
+
+Not yet (issue 15, later slices): the VOD edge in front of channels, DVR pruning and S3 upload,
+live-to-VOD publication, encryption, the player's live mode, browser tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field, field_validator
+
+from edge.live import add_live
+from packager import DASH_MANIFEST, ChannelState
+from pipeline.live import LiveEncoder
+from pipeline.live_ladder import LiveLadder, LiveRung
+from pipeline.live_source import parse_source
+from vodflow.errors import UsageError, VodflowError
+from vodflow.ids import check_title
+from vodflow.process import spawn
+from vodflow.records import Record
+from vodflow.state import State, folder
+
+__all__ = ["ChannelConfig", "ChannelStatus", "ChannelSupervisor", "channel_dir", "start", "status", "stop"]
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 0.01  # how often the supervisor looks at the encoder's files: bounds how late a part is announced
+_STATUS_EVERY_S = 0.5
+_RESTART_EVERY_S = 1.0
+_STOP_WAIT_S = 20.0
+
+
+def _default_ladder() -> LiveLadder:
+    # The issue's real-time ladder: 360p 800 kb/s and 180p 250 kb/s.
+    return LiveLadder(rungs=[LiveRung(width=640, height=360, bitrate_kbps=800),
+                             LiveRung(width=320, height=180, bitrate_kbps=250)])  # fmt: skip
+
+
+class ChannelConfig(Record):
+    """What a channel is: its name (a title ID), its source, the ladder, the window and how to watch it."""
+
+    name: str
+    source: str
+    ladder: LiveLadder = Field(default_factory=_default_ladder)
+    window_segments: int = Field(6, ge=6, le=600)  # whole segments in the live playlists (RFC 8216bis: >= 6)
+    dvr_s: float = Field(300.0, ge=0)  # kept for seeking back (pruning and the DVR window: a later slice)
+    encryption: Literal["none"] = "none"  # cenc/cbcs with the key store: a later slice
+    # No new part for this long: the source is reported stalled (three 0.5 s parts; the issue asks <= 2 s).
+    stall_s: float = Field(1.5, gt=0, le=30)
+    target_latency_s: float = Field(2.0, gt=0, le=30)
+    port: int = Field(0, ge=0, le=65535)  # the channel's HTTP port (0: any free one)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_title(v)
+
+
+class ChannelStatus(Record):
+    """What the supervisor last reported. ``state``: starting, live, stalled, ended or failed."""
+
+    name: str
+    state: Literal["starting", "live", "stalled", "ended", "failed"]
+    pid: int | None
+    url: str | None  # http://127.0.0.1:PORT/live/<name>/
+    started_at: float
+    updated_at: float
+    runs: int  # encoder runs so far (1 + restarts)
+    segments: int  # complete segments of the first rendition
+    speed: float | None  # the current encoder run's media seconds per wall second
+    dropped: int  # frames the encoders dropped, all runs
+    message: str = ""
+
+
+def channel_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of channel ``name`` under the live state folder (``root`` or its default)."""
+    return folder(State.LIVE, root) / check_title(name)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own exited child not yet reaped) counts as gone.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    return True
+
+
+def status(name: str, root: str | os.PathLike[str] | None = None) -> ChannelStatus:
+    """The channel's last status; a supervisor that vanished without saying so is reported ``failed``.
+    Raises ``UsageError`` when there is no such channel."""
+    path = channel_dir(name, root) / "status.json"
+    if not path.is_file():
+        raise UsageError(f"no live channel {name!r} (nothing in {path.parent})")
+    st = ChannelStatus.load(path)
+    if st.state in ("starting", "live", "stalled") and not _pid_alive(st.pid):
+        st = st.model_copy(update={"state": "failed", "message": st.message or "the supervisor is gone"})
+    return st
+
+
+def start(config: ChannelConfig, *, root: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> ChannelStatus:
+    """Start ``config``'s channel and return its status once every rendition has a part to serve.
+
+    Raises ``UsageError`` when the channel is already running or its source is malformed or unreachable
+    (``parse_source``), and ``VodflowError`` with the supervisor's last message when it fails to start
+    (nothing is left running then)."""
+    parse_source(config.source)  # a malformed or missing source fails here, before anything starts
+    out = channel_dir(config.name, root)
+    if (out / "status.json").is_file():
+        st = status(config.name, root)
+        if st.state in ("starting", "live", "stalled"):
+            raise UsageError(f"live channel {config.name!r} is already running (pid {st.pid}): stop it first")
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "media").exists():  # a stopped channel started again begins a new presentation
+        _remove_tree(out / "media")
+    (out / "status.json").unlink(missing_ok=True)
+    config.save(out / "channel.json")
+    with open(out / "supervisor.log", "ab") as logf:
+        proc = spawn([sys.executable, "-m", "flows.live", str(out)], stdout=logf, stderr=logf, new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out / "status.json").is_file():
+            st = ChannelStatus.load(out / "status.json")
+            if st.state in ("live", "stalled"):
+                return st
+            if st.state in ("failed", "ended"):
+                proc.wait(5)
+                raise VodflowError(f"live channel {config.name!r} did not start: {st.message}")
+        if proc.poll() is not None:
+            raise VodflowError(f"live channel {config.name!r} did not start: {_last_line(out / 'supervisor.log')}")
+        time.sleep(0.05)  # the supervisor is another process: its status file is the only signal
+    _terminate(proc.pid, _STOP_WAIT_S)
+    raise VodflowError(f"live channel {config.name!r} served nothing within {timeout:g} s; see {out}/supervisor.log")
+
+
+def stop(name: str, root: str | os.PathLike[str] | None = None, *, timeout: float = _STOP_WAIT_S) -> ChannelStatus:
+    """End the channel: the encoder finishes its segment, the playlists get ``EXT-X-ENDLIST``; returns the
+    final status. Raises ``UsageError`` when there is no such channel."""
+    st = status(name, root)
+    if st.state in ("starting", "live", "stalled") and st.pid:
+        _terminate(st.pid, timeout)
+    return status(name, root)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    # Not our child (started by another vodflow process): terminate, wait by polling, kill, as vodflow.process.stop.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _remove_tree(path: Path) -> None:
+    for p in sorted(path.rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+    path.rmdir()
+
+
+def _last_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        if lines:
+            return lines[-1][:300]
+    return "no output"
+
+
+# --- the supervisor (runs in its own process) --------------------------------------------------------
+
+
+class ChannelSupervisor:
+    """One channel, running: the encoder, the live state, the HTTP routes; ``await run()`` until
+    ``stopping`` is set (SIGTERM or SIGINT in the supervisor process, or the caller in-process: the bench)."""
+
+    def __init__(self, out: Path, config: ChannelConfig) -> None:
+        self.out = out
+        self.config = config
+        self.source = parse_source(config.source)
+        self.started_at = time.time()
+        self.media = out / "media"
+        self.runs = 0
+        self.dropped_before = 0  # frames dropped by encoder runs that ended
+        self.encoder: LiveEncoder | None = None
+        ladder = config.ladder
+        self.state = ChannelState(
+            self.media, start=datetime.fromtimestamp(self.started_at, UTC), segment_s=ladder.segment_s,
+            part_s=ladder.part_s, window_segments=config.window_segments,
+        )  # fmt: skip
+        self.url: str | None = None
+        self.time_url = ""
+        self.stopping = asyncio.Event()
+        self.last_media = self.encoder_started = time.monotonic()
+        self.last_version = -1
+
+    def _start_encoder(self) -> None:
+        self.encoder = LiveEncoder(
+            self.source,
+            self.config.ladder,
+            self.media,
+            manifest_name=DASH_MANIFEST,
+            run=self.runs,  # a restarted encoder writes names of its own; the state numbers them on
+            window_segments=self.config.window_segments,
+            target_latency_s=self.config.target_latency_s,
+            utc_timing_url=self.time_url,
+        )
+        self.runs += 1
+        self.encoder_started = self.last_media = time.monotonic()
+
+    def _status(self, state: str, message: str = "") -> ChannelStatus:
+        stats = self.encoder.stats() if self.encoder is not None else None
+        renditions = self.state.renditions
+        return ChannelStatus(
+            name=self.config.name,
+            state=state,
+            pid=os.getpid(),
+            url=self.url,
+            started_at=self.started_at,
+            updated_at=time.time(),
+            runs=self.runs,
+            segments=sum(s.complete for s in self.state.segments(renditions[0].name)) if renditions else 0,
+            speed=stats.speed_measured if stats else None,
+            dropped=self.dropped_before + (stats.dropped if stats else 0),
+            message=message,
+        )
+
+    async def run(self, *, handle_signals: bool = True) -> int:
+        """Serve the channel until ``stopping`` is set (or SIGTERM/SIGINT with ``handle_signals``); 0 when it
+        ended, 1 when it failed (the status file says why)."""
+        app = web.Application()
+        app.router.add_get("/live/time", _utc_time)
+        add_live(app, {self.config.name: self.state})
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.config.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/live/{self.config.name}/"
+        self.time_url = f"http://127.0.0.1:{port}/live/time"
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            self._status("starting").save(self.out / "status.json")
+            self._start_encoder()
+            await self._loop()
+            return 0
+        except VodflowError as exc:
+            self._status("failed", str(exc)).save(self.out / "status.json")
+            return 1
+        finally:
+            if self.encoder is not None:
+                await loop.run_in_executor(None, self.encoder.stop)
+            await runner.cleanup()
+
+    def _ready(self) -> bool:
+        # Live once every rendition has a part a player can fetch.
+        renditions = self.state.renditions
+        return bool(renditions) and all(self.state.last(r.name) is not None for r in renditions)
+
+    async def _loop(self) -> None:
+        next_status = 0.0
+        state, said = "starting", ""
+        restart_at: float | None = None
+        while not self.stopping.is_set():
+            self.state.refresh()
+            now = time.monotonic()
+            if self.state.version != self.last_version:
+                self.last_version = self.state.version
+                self.last_media = now
+            assert self.encoder is not None
+            if restart_at is None and not self.encoder.alive:
+                # Restart: the new run's segments follow a discontinuity; the media sequence goes on. An
+                # encoder that dies at once (a source that refuses it) is retried at most once a second.
+                log.warning("encoder exited (%s); restarting", self.encoder.returncode)
+                self.dropped_before += self.encoder.stats().dropped
+                self.encoder.stop()
+                restart_at = max(now, self.encoder_started + _RESTART_EVERY_S)
+            if restart_at is not None and now >= restart_at:
+                restart_at = None
+                self._start_encoder()
+            if state == "starting" and self._ready():
+                state = "live"
+            elif state in ("live", "stalled"):
+                state = "stalled" if now - self.last_media > self.config.stall_s else "live"
+            if now >= next_status or state != said:  # a change of state is reported at once
+                message = "no media from the source for %.1f s" % (now - self.last_media) if state == "stalled" else ""
+                self._status(state, message).save(self.out / "status.json")
+                next_status, said = now + _STATUS_EVERY_S, state
+            await asyncio.sleep(_TICK_S)
+        assert self.encoder is not None
+        await asyncio.get_running_loop().run_in_executor(None, self.encoder.stop)
+        self.state.refresh()
+        self.state.end()
+        self._status("ended").save(self.out / "status.json")
+
+
+async def _utc_time(request: web.Request) -> web.Response:
+    # The UTCTiming source the MPD names (http-xsdate): players align their clock with the packager's.
+    now = time.time()
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return web.Response(text=text, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flows.live <channel folder>``: run the supervisor of the channel configured there."""
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = ChannelConfig.load(out / "channel.json")
+        return asyncio.run(ChannelSupervisor(out, config).run())
+    except VodflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""A live channel end to end: `vodflow live start` runs the supervisor in its own process (real ffmpeg, the
+live state, the edge's live routes on real HTTP), the encoder is killed and comes back behind a
+discontinuity, `stop` ends the playlists, and bad input is one line with nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import m3u8
+import pytest
+
+from flows.live import ChannelConfig, channel_dir, start, status, stop
+from pipeline.live_ladder import parse_ladder
+from tests.wait import wait_for
+from vodflow import tools
+from vodflow.errors import UsageError
+from vodflow.process import spawn
+from vodflow.process import stop as stop_process
+
+# Tiny and quick: 1 s segments of two 0.5 s parts, two small rungs.
+LADDER = parse_ladder("320x180@250k,160x90@100k", segment_s=1.0, part_s=0.5)
+
+
+def _get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _playlist(url: str) -> m3u8.M3U8:
+    code, body = _get(url)
+    assert code == 200, (code, body[:200])
+    return m3u8.loads(body.decode())
+
+
+def _parts(pl: m3u8.M3U8, uri: str) -> list:
+    return [p for seg in pl.segments for p in seg.parts if p.uri == uri]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
+
+
+def _encoders(channel: Path) -> list[int]:
+    """Pids of ffmpeg processes writing into this channel's media folder."""
+    out = subprocess.run(["pgrep", "-f", str(channel / "media")], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split() if int(p) != os.getpid()]
+
+
+@pytest.fixture
+def live_root(tmp_path):
+    yield tmp_path / "live"
+    for d in (tmp_path / "live").glob("*"):  # never leave a channel running, whatever the test did
+        st = d / "status.json"
+        if st.is_file():
+            pid = json.loads(st.read_text()).get("pid")
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        for pid in _encoders(d):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_root):
+    config = ChannelConfig(name="ch1", source="testsrc", ladder=LADDER)
+    st = start(config, root=live_root)
+    assert st.state == "live" and st.url and _alive(st.pid)
+    url = st.url
+
+    master = _playlist(url + "master.m3u8")
+    assert [p.uri for p in master.playlists] == ["video-0.m3u8", "video-1.m3u8"]
+    assert master.playlists[0].stream_info.resolution == (320, 180)
+    assert "avc1." in master.playlists[0].stream_info.codecs
+
+    # Parts arrive, and a blocking reload for the part the preload hint names is answered once it exists.
+    pl = wait_for(lambda: (p := _playlist(url + "video-0.m3u8")).preload_hint and p, "a preload hint", 20)
+    assert pl.server_control.can_block_reload == "YES" and pl.part_inf.part_target <= 1.0
+    hinted = pl.preload_hint.uri
+    msn, part = int(hinted.rsplit("-", 1)[1].split(".")[0]), len(_parts(pl, hinted))
+    started = time.monotonic()
+    code, body = _get(f"{url}video-0.m3u8?_HLS_msn={msn}&_HLS_part={part}", timeout=10)
+    held = time.monotonic() - started
+    assert code == 200 and held < 3 * 1.0 + 0.5  # answered before the 503 deadline (3 x target duration)
+    assert len(_parts(m3u8.loads(body.decode()), hinted)) == part + 1
+    assert _get(f"{url}video-0.m3u8?_HLS_part=1")[0] == 400
+    assert _get(f"{url}video-0.m3u8?_HLS_msn={msn + 5}")[0] == 400
+    done = wait_for(lambda: [seg for seg in _playlist(url + "video-0.m3u8").segments if seg.uri], "a whole segment", 10)
+    last = done[-1]
+    code, seg = _get(url + last.uri)
+    assert code == 200 and seg[4:8] == b"styp"
+
+    # Kill the encoder: the supervisor starts another; the playlist goes on after a discontinuity and the
+    # media sequence never goes back.
+    channel = channel_dir("ch1", live_root)
+    (victim,) = wait_for(lambda: _encoders(channel), "the encoder's pid", 10)
+    before = _playlist(url + "video-0.m3u8")
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: status("ch1", live_root).runs == 2, "a second encoder run", 15)
+    after = wait_for(
+        lambda: (
+            (p := _playlist(url + "video-0.m3u8")).segments
+            and any(s.discontinuity for s in p.segments)
+            and any("-r1-" in s.uri for s in p.segments)
+            and p
+        ),
+        "segments of the restarted encoder behind a discontinuity",
+        20,
+    )
+    assert after.media_sequence >= before.media_sequence
+    msns = [after.media_sequence + i for i in range(len(after.segments))]
+    assert msns == sorted(msns)
+
+    final = stop("ch1", live_root)
+    assert final.state == "ended" and not _alive(st.pid) and _encoders(channel) == []
+    assert final.runs == 2 and final.dropped == 0
+    assert channel.joinpath("media", "manifest.mpd").is_file()
+
+
+def test_a_source_that_stops_sending_is_reported_stalled_within_two_seconds(live_root):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    feeder = spawn(
+        [tools.find(tools.Tool.FFMPEG), "-hide_banner", "-nostdin", "-loglevel", "quiet", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30", "-re", "-f", "lavfi", "-i", "sine",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15", "-c:a", "aac",
+         "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"],
+    )  # fmt: skip
+    try:
+        config = ChannelConfig(name="quiet", source=f"udp://127.0.0.1:{port}", ladder=LADDER)
+        assert start(config, root=live_root).state == "live"
+    finally:
+        stop_process(feeder)
+    quiet_from = time.monotonic()
+    st = wait_for(lambda: (s := status("quiet", live_root)).state == "stalled" and s, "a stalled status", 10)
+    assert time.monotonic() - quiet_from <= 2.0
+    assert "no media from the source" in st.message
+    assert stop("quiet", live_root).state == "ended"
+
+
+def test_bad_input_is_one_line_and_starts_nothing(live_root, tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        start(ChannelConfig(name="bad", source=str(tmp_path / "missing.mp4"), ladder=LADDER), root=live_root)
+    assert not channel_dir("bad", live_root).exists()
+    with pytest.raises(UsageError, match="libsrt"):
+        start(ChannelConfig(name="bad", source="srt://127.0.0.1:9999", ladder=LADDER), root=live_root)
+    with pytest.raises(UsageError, match="not a valid title ID"):
+        ChannelConfig(name="../x", source="testsrc")
+    with pytest.raises(UsageError):
+        parse_ladder("160x90@100k", segment_s=1.0, part_s=2.0)  # parts longer than segments
+    with pytest.raises(UsageError, match="no live channel"):
+        status("nothing", live_root)
+
+
+def test_a_second_start_of_a_running_channel_is_refused_and_the_cli_says_so(live_root):
+    st = start(ChannelConfig(name="twice", source="testsrc", ladder=LADDER), root=live_root)
+    try:
+        with pytest.raises(UsageError, match="already running"):
+            start(ChannelConfig(name="twice", source="testsrc", ladder=LADDER), root=live_root)
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "live",
+                "start",
+                "twice",
+                "--source",
+                "testsrc",
+                "--dir",
+                str(live_root),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 2
+        assert cli.stderr.strip().splitlines() == [
+            f"vodflow live: error: live channel 'twice' is already running (pid {st.pid}): stop it first"
+        ]
+        shown = subprocess.run(
+            [sys.executable, "-m", "cli.main", "live", "status", "twice", "--json", "--dir", str(live_root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0 and json.loads(shown.stdout)["state"] in ("live", "stalled")
+    finally:
+        assert stop("twice", live_root).state == "ended"
