@@ -105,7 +105,7 @@ async def _ll_follower(
         if len(listed) <= part:
             continue
         p = listed[part]
-        start, length = (int(x) for x in reversed(p.byterange.split("@"))) if p.byterange else (0, None)
+        start, length = (int(x) for x in reversed(p.byterange.strip('"').split("@"))) if p.byterange else (0, None)
         headers = {"Range": f"bytes={start}-{start + length - 1}"} if length else {}
         async with session.get(url + p.uri, headers=headers) as r:
             await r.read()

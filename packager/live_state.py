@@ -20,8 +20,9 @@ has a gap, which the playlist marks ``EXT-X-GAP``). The first segment of each la
 ``discontinuity``. URIs are the file names (final ones), the same ones the MPD uses.
 
 PROGRAM-DATE-TIME: each run has one anchor, the wall clock at media time 0, taken from the first
-``prft`` seen in the run (ffmpeg writes one per chunk; its first equals the MPD's availabilityStartTime
-and ProducerReferenceTime, so LL-HLS and LL-DASH latencies are measured on one clock); without ``prft``
+``prft`` seen in the run less that chunk's duration (ffmpeg writes one per chunk, stamped when the chunk
+is written, i.e. after its last frame; the MPD's availabilityStartTime and ProducerReferenceTime carry
+the same stamp, so a DASH player's clock runs one chunk late against this one); without ``prft``
 boxes, ``start`` (first run; else the MPD's mtime) or the end of the run before. A segment's date is
 anchor + the media time of its first sample (the ``prft``'s, else ``tfdt``) / timescale.
 """
@@ -310,7 +311,11 @@ class LiveState:
         media_time = chunk.media_time if chunk.media_time is not None else chunk.decode_time
         if run not in self._anchors:
             if chunk.wallclock_s is not None:
-                anchor = chunk.wallclock_s - media_time / scale
+                # ffmpeg stamps a prft with the wall clock when it writes the fragment, i.e. once the
+                # fragment's last frame is in, and with the media time of its first sample: media time 0
+                # was shot one fragment earlier (measured: dates taken as the prft's alone were 0.46-0.47 s
+                # late, parts arrived before their last frame was shot by them).
+                anchor = chunk.wallclock_s - media_time / scale - chunk.duration_s
             elif run == self._runs[0] and self.start is not None:
                 anchor = self.start.timestamp()
             elif run == self._runs[0]:

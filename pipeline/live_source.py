@@ -136,15 +136,18 @@ def input_args(source: LiveSource, *, size: str, fps: int) -> tuple[list[str], s
     video and audio (``"0:v:0"``, ``"1:a:0"``...). ``size`` and ``fps`` shape a generated picture."""
     # A generated or file source would be read as fast as the encoder goes: -re paces it at 1x, like a
     # camera. Network and pipe sources arrive in real time already, so they must not be paced again.
-    tone = ["-re", "-f", "lavfi", "-i", f"sine=frequency={_TONE_HZ}:sample_rate={_SAMPLE_RATE}"]
-    silence = ["-re", "-f", "lavfi", "-i", f"anullsrc=channel_layout=stereo:sample_rate={_SAMPLE_RATE}"]
+    # No initial burst (ffmpeg reads 0.5 s ahead by default): a camera cannot send media before it is
+    # shot, and with a burst the media clock, hence every PROGRAM-DATE-TIME, ran 0.46 s ahead of the wall.
+    re = ["-re", "-readrate_initial_burst", "0"]
+    tone = [*re, "-f", "lavfi", "-i", f"sine=frequency={_TONE_HZ}:sample_rate={_SAMPLE_RATE}"]
+    silence = [*re, "-f", "lavfi", "-i", f"anullsrc=channel_layout=stereo:sample_rate={_SAMPLE_RATE}"]
     match source.kind:
         case "testsrc":
-            return ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}", *tone], "0:v:0", "1:a:0"
+            return [*re, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}", *tone], "0:v:0", "1:a:0"
         case "file":
             # file: stops ffmpeg reading a colon in the name as a protocol; -stream_loop -1 loops for ever
             # with timestamps carried on across the seam.
-            args = ["-re", "-stream_loop", "-1", "-i", f"file:{source.target}"]
+            args = [*re, "-stream_loop", "-1", "-i", f"file:{source.target}"]
             if source.audio:
                 return args, "0:v:0", "0:a:0"
             return [*args, *silence], "0:v:0", "1:a:0"

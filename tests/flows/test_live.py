@@ -96,7 +96,14 @@ def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_ro
     code, body = _get(f"{url}video-0.m3u8?_HLS_msn={msn}&_HLS_part={part}", timeout=10)
     held = time.monotonic() - started
     assert code == 200 and held < 3 * 1.0 + 0.5  # answered before the 503 deadline (3 x target duration)
-    assert len(_parts(m3u8.loads(body.decode()), hinted)) == part + 1
+    answered = time.time()
+    held_pl = m3u8.loads(body.decode())
+    assert len(_parts(held_pl, hinted)) == part + 1
+    # The dates are the media's: a part cannot be served before its last frame was shot, and on a live
+    # source it is served soon after (encode + a 10 ms look at the folder).
+    seg = next(s for s in held_pl.segments if any(p.uri == hinted for p in s.parts))
+    shot = seg.program_date_time.timestamp() + sum(p.duration for p in _parts(held_pl, hinted))
+    assert shot - 0.05 <= answered <= shot + 1.0, answered - shot
     assert _get(f"{url}video-0.m3u8?_HLS_part=1")[0] == 400
     assert _get(f"{url}video-0.m3u8?_HLS_msn={msn + 5}")[0] == 400
     done = wait_for(lambda: [seg for seg in _playlist(url + "video-0.m3u8").segments if seg.uri], "a whole segment", 10)

@@ -112,13 +112,15 @@ def test_master_playlists(state: ChannelState) -> None:
 
 
 def test_program_date_time(run0: Path, tmp_path: Path) -> None:
-    # The first prft's wall clock, as in the MPD's ProducerReferenceTime, even when a start is given.
+    # The first prft's wall clock less its chunk's duration (ffmpeg stamps a chunk when it is written, after
+    # its last frame), even when a start is given.
     start = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     found = ChannelState(run0, start=start)
     found.refresh()
     first = cmaf.scan(run0 / "seg-0-1.m4s", timescale=cmaf.timescale(run0 / "init-0.m4s"))[0]
     dates = [s.program_date_time.timestamp() for s in found.segments(VIDEO)]
-    assert dates == pytest.approx([first.wallclock_s + 2 * i for i in range(7)], abs=1e-3)
+    shot = first.wallclock_s - first.media_time / cmaf.timescale(run0 / "init-0.m4s") - first.duration_s
+    assert dates == pytest.approx([shot + 2 * i for i in range(7)], abs=1e-3)
     # Segments without prft boxes: the start given + decode time / timescale.
     given = ChannelState(live_folder(tmp_path / "noprft", seconds=4, prft=False), start=start)
     given.refresh()
