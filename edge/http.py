@@ -17,12 +17,14 @@ from edge.errors import BadPath, RangeNotSatisfiable
 from vodflow.ids import ID_PATTERN, is_id
 
 __all__ = [
+    "CONTENT_TYPES",
     "MAX_RANGE_CHARS",
     "SEGMENT_PATTERN",
     "BadPath",
     "RangeNotSatisfiable",
     "accepts_gzip",
     "check_raw_path",
+    "content_type",
     "etag_matches",
     "parse_range",
     "split_content_path",
@@ -124,3 +126,23 @@ def accepts_gzip(accept_encoding: str) -> bool:
                 return False
         return True
     return False
+
+
+CONTENT_TYPES = {
+    ".mpd": "application/dash+xml",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".vtt": "text/vtt",
+    ".jpg": "image/jpeg",
+    ".json": "application/json",
+}
+
+
+def content_type(path: str, given: str | None = None) -> str:
+    """The Content-Type to send for ``path``: ``given`` (the upstream's) unless it is a generic octet
+    stream, else the one its extension names (``CONTENT_TYPES``), else ``application/octet-stream``."""
+    if given and given != "binary/octet-stream" and given != "application/octet-stream":
+        return given
+    dot = path.rfind(".")
+    return CONTENT_TYPES.get(path[dot:], "application/octet-stream") if dot >= 0 else "application/octet-stream"

@@ -21,14 +21,13 @@ segments, growing or complete, are served by ``edge.live_segments``. Tokens are 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from edge.errors import BadToken, EdgeError
-from edge.http import SEGMENT_PATTERN
+from edge.http import SEGMENT_PATTERN, content_type
 from edge.live_channel import LiveChannel
 from edge.live_segments import serve_segment
 from edge.server import TOKEN_COOKIE
@@ -46,7 +45,6 @@ _FILE = re.compile(SEGMENT_PATTERN)  # a file name of the channel folder: no dot
 _SEGMENT_FILE = re.compile(r"seg-[A-Za-z0-9_.-]+-\d{1,12}\.m4s")
 _INIT_FILE = re.compile(r"init-[A-Za-z0-9_.-]+\.m4s")
 _COUNT = re.compile(r"\d{1,12}")
-_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".m4s": "video/iso.segment"}
 
 LIVE_KEY = web.AppKey("live", dict)  # channel name -> LiveChannel
 
@@ -130,7 +128,7 @@ class _LiveServer:
         if channel is None or not _FILE.fullmatch(file):
             raise web.HTTPNotFound(text="no such live channel or file\n")
         self._authorise(request)
-        headers = {"Content-Type": _TYPES.get(os.path.splitext(file)[1], "application/octet-stream")}
+        headers = {"Content-Type": content_type(file)}
         if self.cors is not None:
             self.cors(request, headers)
         if file.endswith(".m3u8"):

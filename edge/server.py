@@ -34,6 +34,7 @@ from edge.http import (
     BadPath,
     RangeNotSatisfiable,
     accepts_gzip,
+    content_type,
     etag_matches,
     parse_range,
     split_content_path,
@@ -51,15 +52,6 @@ log = logging.getLogger("vodflow.edge")
 TOKEN_COOKIE = "vodflow_token"
 NO_STORE = "no-store"  # Cache-Control of answers no cache may keep (keys, licences, metrics)
 _MANIFEST_SUFFIXES = (".mpd", ".m3u8", ".json", ".vtt")
-_CONTENT_TYPES = {
-    ".mpd": "application/dash+xml",
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".vtt": "text/vtt",
-    ".jpg": "image/jpeg",
-    ".json": "application/json",
-}
 _CORS_EXPOSE = "Content-Range, Content-Length, Accept-Ranges, ETag, Date, X-Cache"
 _CORS_ALLOW_HEADERS = "Range, If-None-Match, If-Range, Content-Type, Origin"
 
@@ -89,13 +81,6 @@ class EdgeConfig:
 
 def _is_manifest(path: str) -> bool:
     return path.endswith(_MANIFEST_SUFFIXES)
-
-
-def _content_type(path: str, given: str | None) -> str:
-    if given and given != "binary/octet-stream" and given != "application/octet-stream":
-        return given
-    dot = path.rfind(".")
-    return _CONTENT_TYPES.get(path[dot:], "application/octet-stream") if dot >= 0 else "application/octet-stream"
 
 
 @dataclass
@@ -242,7 +227,7 @@ class Edge:
         etag = fetched.etag or '"' + hashlib.sha1(fetched.body).hexdigest() + '"'
         made = Entry.make(
             fetched.body,
-            content_type=_content_type(path, fetched.content_type),
+            content_type=content_type(path, fetched.content_type),
             etag=etag,
             ttl=ttl,
             last_modified=fetched.last_modified,
