@@ -18,8 +18,12 @@ segments, parts, LL-HLS and plain HLS playlists) fresh, serves it over HTTP with
 that stopped sending within ``stall_s``. ``stop`` asks it to end (SIGTERM): the encoder finishes its
 last segment and the playlists end with ``EXT-X-ENDLIST``.
 
-Not yet (issue 15, later slices): the VOD edge in front of channels, DVR pruning and S3 upload,
-live-to-VOD publication, encryption, the player's live mode, browser tests.
+The DVR window (``dvr_s``) is what the playlists and the MPD list; segments that leave it stay
+``margin_s`` more and are then deleted (ffmpeg deletes its own run's; the supervisor those of runs before
+a restart).
+
+Not yet (issue 15, later slices): the VOD edge in front of channels, the S3 upload, live-to-VOD
+publication, encryption, the player's live mode, browser tests.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -56,6 +61,7 @@ log = logging.getLogger(__name__)
 _TICK_S = 0.01  # how often the supervisor looks at the encoder's files: bounds how late a part is announced
 _STATUS_EVERY_S = 0.5
 _RESTART_EVERY_S = 1.0
+_PRUNE_EVERY_S = 1.0
 _STOP_WAIT_S = 20.0
 
 
@@ -71,8 +77,11 @@ class ChannelConfig(Record):
     name: str
     source: str
     ladder: LiveLadder = Field(default_factory=_default_ladder)
-    window_segments: int = Field(6, ge=6, le=600)  # whole segments in the live playlists (RFC 8216bis: >= 6)
-    dvr_s: float = Field(300.0, ge=0)  # kept for seeking back (pruning and the DVR window: a later slice)
+    # The DVR window: what the playlists and the MPD list (timeShiftBufferDepth), so a player can seek back
+    # this far; at least six segments (RFC 8216bis's sliding window).
+    dvr_s: float = Field(300.0, gt=0, le=6 * 3600)
+    # Segments that left the window stay this long more for players still fetching them, then go.
+    margin_s: float = Field(30.0, ge=0, le=3600)
     encryption: Literal["none"] = "none"  # cenc/cbcs with the key store: a later slice
     # No new part for this long: the source is reported stalled (three 0.5 s parts; the issue asks <= 2 s).
     stall_s: float = Field(1.5, gt=0, le=30)
@@ -83,6 +92,16 @@ class ChannelConfig(Record):
     @classmethod
     def _name(cls, v: str) -> str:
         return check_title(v)
+
+    @property
+    def window_segments(self) -> int:
+        """Whole segments in the DVR window (at least 6)."""
+        return max(6, math.ceil(self.dvr_s / self.ladder.segment_s - 1e-9))
+
+    @property
+    def margin_segments(self) -> int:
+        """Segments kept past the window before they are deleted."""
+        return math.ceil(self.margin_s / self.ladder.segment_s - 1e-9)
 
 
 class ChannelStatus(Record):
@@ -238,6 +257,7 @@ class ChannelSupervisor:
             manifest_name=DASH_MANIFEST,
             run=self.runs,  # a restarted encoder writes names of its own; the state numbers them on
             window_segments=self.config.window_segments,
+            extra_window_segments=self.config.margin_segments,
             target_latency_s=self.config.target_latency_s,
             utc_timing_url=self.time_url,
         )
@@ -290,13 +310,30 @@ class ChannelSupervisor:
                 await loop.run_in_executor(None, self.encoder.stop)
             await runner.cleanup()
 
+    def _prune(self) -> None:
+        """Delete what earlier encoder runs left behind the window and its margin. ffmpeg deletes its own
+        run's old segments; a restarted encoder forgets the files of the run before, so they are ours."""
+        keep = self.config.window_segments + self.config.margin_segments
+        current = self.runs - 1
+        for r in self.state.renditions:
+            segs = self.state.segments(r.name)
+            if not segs:
+                continue
+            newest = max(s.msn for s in segs)
+            old = [s for s in segs if s.run != current and s.complete and s.msn <= newest - keep]
+            for s in old:
+                s.path.unlink(missing_ok=True)
+            held = {s.init_uri for s in segs if s not in old}
+            for init in {s.init_uri for s in old} - held:
+                (self.media / init).unlink(missing_ok=True)
+
     def _ready(self) -> bool:
         # Live once every rendition has a part a player can fetch.
         renditions = self.state.renditions
         return bool(renditions) and all(self.state.last(r.name) is not None for r in renditions)
 
     async def _loop(self) -> None:
-        next_status = 0.0
+        next_status = next_prune = 0.0
         state, said = "starting", ""
         restart_at: float | None = None
         while not self.stopping.is_set():
@@ -320,6 +357,9 @@ class ChannelSupervisor:
                 state = "live"
             elif state in ("live", "stalled"):
                 state = "stalled" if now - self.last_media > self.config.stall_s else "live"
+            if now >= next_prune:
+                self._prune()
+                next_prune = now + _PRUNE_EVERY_S
             if now >= next_status or state != said:  # a change of state is reported at once
                 message = "no media from the source for %.1f s" % (now - self.last_media) if state == "stalled" else ""
                 self._status(state, message).save(self.out / "status.json")

@@ -138,6 +138,28 @@ def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_ro
     assert channel.joinpath("media", "manifest.mpd").is_file()
 
 
+def test_the_dvr_window_is_listed_and_what_leaves_it_plus_the_margin_is_deleted_after_a_restart(live_root):
+    # 1 s segments, a 6 s window and a 2 s margin: 8 segments a rendition at most on disk, whole ones.
+    config = ChannelConfig(name="dvr", source="testsrc", ladder=LADDER, dvr_s=6.0, margin_s=2.0)
+    st = start(config, root=live_root)
+    media = channel_dir("dvr", live_root) / "media"
+    (victim,) = wait_for(lambda: _encoders(media.parent), "the encoder's pid", 10)
+    wait_for(lambda: (media / "seg-0-4.m4s").exists(), "four segments of the first run", 20)
+    os.kill(victim, signal.SIGKILL)  # the second run's ffmpeg does not know the first run's files
+    wait_for(lambda: (media / "seg-0-r1-12.m4s").exists(), "twelve segments of the second run", 30)
+    pl = _playlist(st.url + "video-0.m3u8")
+    whole = [s for s in pl.segments if s.uri]
+    assert 6 <= len(whole) <= 7  # the window, and the segment that just completed before ffmpeg trims it
+    assert all("-r1-" in s.uri for s in whole)
+    # Everything of the first run left the window and the margin long ago: gone, its init too.
+    wait_for(lambda: not list(media.glob("seg-0-[0-9]*.m4s")) and not (media / "init-0.m4s").exists(),
+             "the first run's files deleted", 5)  # fmt: skip
+    on_disk = sorted(media.glob("seg-0-r1-*.m4s"))
+    assert len(on_disk) <= 6 + 2 + 1, on_disk
+    assert 'timeShiftBufferDepth="PT6' in (media / "manifest.mpd").read_text()
+    assert stop("dvr", live_root).state == "ended"
+
+
 def test_a_source_that_stops_sending_is_reported_stalled_within_two_seconds(live_root):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
