@@ -18,7 +18,6 @@ from fractions import Fraction
 from pathlib import Path
 
 from packager.model import PACKAGE_RECORD, QUALITY_SIDECAR, Package
-from pipeline.segment_quality import segment_vmaf
 from vodflow.errors import MediaError
 from vodflow.records import Record
 
@@ -57,6 +56,8 @@ def write_sidecar(
     """Score every video stream of the package at ``package_dir`` against ``reference`` per segment,
     write ``quality.json`` and list it in ``package.json``; returns the sidecar's path. Raises what
     ``pipeline.quality.vmaf`` raises (the stream's ``source`` rendition file must still exist)."""
+    from pipeline.segment_quality import segment_vmaf  # deferred: scikit-image + scipy cost readers 1 s
+
     root = Path(package_dir)
     pkg = Package.load(root / PACKAGE_RECORD)
     streams = {}

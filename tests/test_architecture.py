@@ -11,6 +11,8 @@ import importlib.util
 import inspect
 import itertools
 import re
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -467,3 +469,12 @@ def test_docs_name_only_paths_and_modules_that_exist(doc):
     assert sorted(p for p in paths if not (REPO / p).exists() and not p.startswith(GENERATED)) == []
     missing = sorted(m for m in _doc_modules(text) if importlib.util.find_spec(m) is None)
     assert missing == []
+
+
+def test_the_edge_and_the_player_start_without_the_scoring_stack():
+    # They read packages through packager's public names; scoring (scikit-image, scipy) is the ingest's, and
+    # cost the edge's start 1.1 s when packager's sidecar module imported it at the top.
+    code = "import sys, edge.run, player.play; print(sorted(m for m in ('skimage', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
