@@ -29,10 +29,10 @@ publication, encryption, the player's live mode, browser tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
 import time
@@ -50,7 +50,7 @@ from pipeline.live_ladder import LiveLadder, LiveRung
 from pipeline.live_source import parse_source
 from vodflow.errors import UsageError, VodflowError
 from vodflow.ids import check_title
-from vodflow.process import spawn
+from vodflow.process import last_line, spawn, stop_pid
 from vodflow.records import Record
 from vodflow.state import State, folder
 
@@ -125,19 +125,17 @@ def channel_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
     return folder(State.LIVE, root) / check_title(name)
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _supervisor_alive(pid: int | None, out: Path) -> bool:
+    """True when ``pid`` is a running supervisor of the channel folder ``out`` (not a reused pid, not a
+    zombie: an exited child of ours the caller has not reaped)."""
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child not yet reaped) counts as gone.
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    return True
+    return state not in ("Z", "X") and b"flows.live" in cmdline and os.fsencode(out.resolve()) in cmdline
 
 
 def status(name: str, root: str | os.PathLike[str] | None = None) -> ChannelStatus:
@@ -147,7 +145,7 @@ def status(name: str, root: str | os.PathLike[str] | None = None) -> ChannelStat
     if not path.is_file():
         raise UsageError(f"no live channel {name!r} (nothing in {path.parent})")
     st = ChannelStatus.load(path)
-    if st.state in ("starting", "live", "stalled") and not _pid_alive(st.pid):
+    if st.state in ("starting", "live", "stalled") and not _supervisor_alive(st.pid, path.parent):
         st = st.model_copy(update={"state": "failed", "message": st.message or "the supervisor is gone"})
     return st
 
@@ -166,11 +164,13 @@ def start(config: ChannelConfig, *, root: str | os.PathLike[str] | None = None, 
             raise UsageError(f"live channel {config.name!r} is already running (pid {st.pid}): stop it first")
     out.mkdir(parents=True, exist_ok=True)
     if (out / "media").exists():  # a stopped channel started again begins a new presentation
-        _remove_tree(out / "media")
+        shutil.rmtree(out / "media")
     (out / "status.json").unlink(missing_ok=True)
     config.save(out / "channel.json")
     with open(out / "supervisor.log", "ab") as logf:
-        proc = spawn([sys.executable, "-m", "flows.live", str(out)], stdout=logf, stderr=logf, new_session=True)
+        proc = spawn(
+            [sys.executable, "-m", "flows.live", str(out.resolve())], stdout=logf, stderr=logf, new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (out / "status.json").is_file():
@@ -181,9 +181,9 @@ def start(config: ChannelConfig, *, root: str | os.PathLike[str] | None = None, 
                 proc.wait(5)
                 raise VodflowError(f"live channel {config.name!r} did not start: {st.message}")
         if proc.poll() is not None:
-            raise VodflowError(f"live channel {config.name!r} did not start: {_last_line(out / 'supervisor.log')}")
+            raise VodflowError(f"live channel {config.name!r} did not start: {last_line(out / 'supervisor.log')}")
         time.sleep(0.05)  # the supervisor is another process: its status file is the only signal
-    _terminate(proc.pid, _STOP_WAIT_S)
+    stop_pid(proc.pid, lambda p: _supervisor_alive(p, out), _STOP_WAIT_S)
     raise VodflowError(f"live channel {config.name!r} served nothing within {timeout:g} s; see {out}/supervisor.log")
 
 
@@ -192,34 +192,9 @@ def stop(name: str, root: str | os.PathLike[str] | None = None, *, timeout: floa
     final status. Raises ``UsageError`` when there is no such channel."""
     st = status(name, root)
     if st.state in ("starting", "live", "stalled") and st.pid:
-        _terminate(st.pid, timeout)
+        out = channel_dir(name, root)
+        stop_pid(st.pid, lambda p: _supervisor_alive(p, out), timeout)
     return status(name, root)
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    # Not our child (started by another vodflow process): terminate, wait by polling, kill, as vodflow.process.stop.
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _remove_tree(path: Path) -> None:
-    for p in sorted(path.rglob("*"), reverse=True):
-        p.rmdir() if p.is_dir() else p.unlink()
-    path.rmdir()
-
-
-def _last_line(path: Path) -> str:
-    with contextlib.suppress(OSError):
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-        if lines:
-            return lines[-1][:300]
-    return "no output"
 
 
 # --- the supervisor (runs in its own process) --------------------------------------------------------

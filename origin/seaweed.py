@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -136,14 +135,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "no log"
-    return lines[-1][:300] if lines else "no output"
 
 
 class Seaweed:
@@ -318,10 +309,10 @@ class Seaweed:
         while True:
             if self._proc is not None and self._proc.pid == st.pid and self._proc.poll() is not None:
                 raise OriginStartFailed(
-                    f"weed exited with code {self._proc.returncode} while starting: {_last_line(self.log_path)}"
+                    f"weed exited with code {self._proc.returncode} while starting: {process.last_line(self.log_path)}"
                 )
             elif self._proc is None and not self._alive(st.pid):
-                raise OriginStartFailed(f"weed (pid {st.pid}) is gone: {_last_line(self.log_path)}")
+                raise OriginStartFailed(f"weed (pid {st.pid}) is gone: {process.last_line(self.log_path)}")
             why = self._answers(st.endpoint, creds, create=True, timeout=1.0)
             if why is None:
                 return
@@ -346,23 +337,11 @@ class Seaweed:
         elif self._alive(st.pid):
             assert st.pid is not None
             stopped = True
-            self._stop_pid(st.pid, grace)
+            process.stop_pid(st.pid, self._alive, grace)
         st.model_copy(update={"pid": None}).save(self.state_path)
         if stopped:
             log.info("origin down: %s", st.endpoint)
         return stopped
-
-    def _stop_pid(self, pid: int, grace: float) -> None:
-        # Not our child (started by another vodflow process): the same order as vodflow.process.stop,
-        # polling /proc because only a parent can wait() for a process.
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while self._alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if not self._alive(pid):
-                return
 
     def __enter__(self) -> Seaweed:
         self.up()

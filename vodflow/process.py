@@ -12,10 +12,12 @@ shell-quoted, a failure to start raised as a ``ProcessError``; ``stop`` ends it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -27,7 +29,7 @@ from typing import IO, Any
 
 from vodflow.errors import ProcessError, ProcessTimeout
 
-__all__ = ["Completed", "run", "spawn", "stop"]
+__all__ = ["Completed", "last_line", "run", "spawn", "stop", "stop_pid"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,30 @@ def spawn(
         )  # fmt: skip
     except OSError as exc:
         raise ProcessError(f"cannot start {Path(args[0]).name}: {exc.strerror or exc}", argv=args) from exc
+
+
+def stop_pid(pid: int, alive: Callable[[int], bool], grace: float = _STOP_GRACE_SECONDS) -> None:
+    """Stop a process that is not our child (another vodflow process started it) in ``stop``'s order:
+    SIGTERM, up to ``grace`` s, SIGKILL, up to 10 s. Only a parent can wait() for a process, so this polls
+    ``alive(pid)``, which should also tell a reused pid from the process meant (its command line)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not alive(pid):
+            return
+
+
+def last_line(path: str | os.PathLike[str]) -> str:
+    """The last non-empty line of a child's log file (at most 300 characters), for a one-line error:
+    "no log" when it cannot be read, "no output" when it is empty."""
+    try:
+        lines = [ln.strip() for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
 
 
 def _pump(

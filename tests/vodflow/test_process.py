@@ -1,10 +1,12 @@
 import re
+import signal
+import subprocess
 import sys
 
 import pytest
 
 from vodflow.errors import EncoderOptionError, ProcessError, ProcessTimeout
-from vodflow.process import run
+from vodflow.process import last_line, run, stop_pid
 
 PY = sys.executable
 
@@ -43,3 +45,21 @@ def test_fatal_line_stops_the_child_at_once():
 def test_missing_binary_is_a_process_error(tmp_path):
     with pytest.raises(ProcessError, match="cannot start nothing-here"):
         run([tmp_path / "nothing-here"])
+
+
+def test_last_line_of_a_log_names_what_is_there(tmp_path):
+    log = tmp_path / "child.log"
+    assert last_line(log) == "no log"
+    log.write_text("\n  \n")
+    assert last_line(log) == "no output"
+    log.write_text("starting\nerror: port in use  \n\n")
+    assert last_line(log) == "error: port in use"
+
+
+def test_stop_pid_ends_a_process_it_did_not_start(tmp_path):
+    # The child ignores SIGTERM, so stop_pid must go on to SIGKILL; it is polled, never waited for.
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout.readline()  # the handler is in place
+    stop_pid(proc.pid, lambda pid: proc.poll() is None, grace=0.2)
+    assert proc.poll() is not None and proc.returncode == -signal.SIGKILL
