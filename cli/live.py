@@ -32,6 +32,10 @@ def _config(args: argparse.Namespace) -> ChannelConfig:
         fields["source"] = args.source
     if args.port is not None:
         fields["port"] = args.port
+    if args.origin:
+        fields["origin"] = args.origin
+    if args.no_archive:
+        fields["archive"] = False
     if "source" not in fields:
         raise UsageError("live start needs --source (or a config with a source)")
     try:

@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="JSON", help="start: a channel config file (ladder, window, ...); --source wins"
     )
     sp.add_argument("--port", type=int, help="start: the channel's HTTP port (default: any free one)")
+    sp.add_argument(
+        "--origin", metavar="S3_URL", help="start: where stop publishes the channel as a VOD title (default: embedded)"
+    )
+    sp.add_argument("--no-archive", action="store_true", help="start: on stop, end the channel without a VOD title")
     sp.add_argument("--dir", help=f"live state folder ({help_text(State.LIVE)})")
 
     sp = command("demo", "demo", "samples -> origin -> ingest (per-title, 2 codecs, cenc) -> edge -> player -> QoE")

@@ -29,6 +29,7 @@ publication, encryption, the player's live mode, browser tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -44,6 +45,9 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from edge.live import add_live
+from flows.live_vod import ARCHIVE_RECORD, LiveArchive, archive_channel
+from origin.config import Origin, S3Location
+from origin.live_mirror import LiveMirror, MirrorStats
 from packager import DASH_MANIFEST, ChannelState
 from pipeline.live import LiveEncoder
 from pipeline.live_ladder import LiveLadder, LiveRung
@@ -63,6 +67,7 @@ _STATUS_EVERY_S = 0.5
 _RESTART_EVERY_S = 1.0
 _PRUNE_EVERY_S = 1.0
 _STOP_WAIT_S = 20.0
+_ARCHIVE_WAIT_S = 600.0  # joining, packaging, validating and publishing a DVR window: seconds, not minutes
 
 
 def _default_ladder() -> LiveLadder:
@@ -87,11 +92,23 @@ class ChannelConfig(Record):
     stall_s: float = Field(1.5, gt=0, le=30)
     target_latency_s: float = Field(2.0, gt=0, le=30)
     port: int = Field(0, ge=0, le=65535)  # the channel's HTTP port (0: any free one)
+    # Live-to-VOD on stop (flows.live_vod): the kept segments become the VOD title <name>, published to
+    # ``origin`` (as --origin: None is the embedded origin) when ``publish`` is set and the origin is up.
+    archive: bool = True
+    publish: bool = True
+    origin: str | None = None
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return check_title(v)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin(cls, v: str | None) -> str | None:
+        if v is not None:
+            S3Location.parse(v)  # a bad URL is refused at start, not found out when the channel ends
+        return v
 
     @property
     def window_segments(self) -> int:
@@ -108,7 +125,7 @@ class ChannelStatus(Record):
     """What the supervisor last reported. ``state``: starting, live, stalled, ended or failed."""
 
     name: str
-    state: Literal["starting", "live", "stalled", "ended", "failed"]
+    state: Literal["starting", "live", "stalled", "archiving", "ended", "failed"]
     pid: int | None
     url: str | None  # http://127.0.0.1:PORT/live/<name>/
     started_at: float
@@ -118,6 +135,7 @@ class ChannelStatus(Record):
     speed: float | None  # the current encoder run's media seconds per wall second
     dropped: int  # frames the encoders dropped, all runs
     message: str = ""
+    mirror: MirrorStats | None = None  # the channel's files on the origin (None: no origin to mirror to)
 
 
 def channel_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
@@ -145,7 +163,7 @@ def status(name: str, root: str | os.PathLike[str] | None = None) -> ChannelStat
     if not path.is_file():
         raise UsageError(f"no live channel {name!r} (nothing in {path.parent})")
     st = ChannelStatus.load(path)
-    if st.state in ("starting", "live", "stalled") and not _supervisor_alive(st.pid, path.parent):
+    if st.state in ("starting", "live", "stalled", "archiving") and not _supervisor_alive(st.pid, path.parent):
         st = st.model_copy(update={"state": "failed", "message": st.message or "the supervisor is gone"})
     return st
 
@@ -160,11 +178,20 @@ def start(config: ChannelConfig, *, root: str | os.PathLike[str] | None = None, 
     out = channel_dir(config.name, root)
     if (out / "status.json").is_file():
         st = status(config.name, root)
-        if st.state in ("starting", "live", "stalled"):
+        if st.state in ("starting", "live", "stalled", "archiving"):
             raise UsageError(f"live channel {config.name!r} is already running (pid {st.pid}): stop it first")
+    if (out / ARCHIVE_RECORD).is_file():
+        done = LiveArchive.load(out / ARCHIVE_RECORD)
+        if done.package and done.version is None:  # never delete what was not published
+            raise UsageError(
+                f"live channel {config.name!r}: its last archive {done.package} is not published; publish it "
+                f"(vodflow publish {done.package} {config.name}) or delete it before starting the channel again"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    if (out / "media").exists():  # a stopped channel started again begins a new presentation
-        shutil.rmtree(out / "media")
+    for old in ("media", "archive"):  # a stopped channel started again begins a new presentation
+        if (out / old).exists():
+            shutil.rmtree(out / old)
+    (out / ARCHIVE_RECORD).unlink(missing_ok=True)
     (out / "status.json").unlink(missing_ok=True)
     config.save(out / "channel.json")
     with open(out / "supervisor.log", "ab") as logf:
@@ -187,12 +214,17 @@ def start(config: ChannelConfig, *, root: str | os.PathLike[str] | None = None, 
     raise VodflowError(f"live channel {config.name!r} served nothing within {timeout:g} s; see {out}/supervisor.log")
 
 
-def stop(name: str, root: str | os.PathLike[str] | None = None, *, timeout: float = _STOP_WAIT_S) -> ChannelStatus:
-    """End the channel: the encoder finishes its segment, the playlists get ``EXT-X-ENDLIST``; returns the
-    final status. Raises ``UsageError`` when there is no such channel."""
+def stop(name: str, root: str | os.PathLike[str] | None = None, *, timeout: float | None = None) -> ChannelStatus:
+    """End the channel: the encoder finishes its segment, the playlists get ``EXT-X-ENDLIST`` and, when
+    the config asks for it, the channel becomes a VOD title (``flows.live_vod``); returns the final
+    status. ``timeout``: how long to wait for all that before the supervisor is killed (default: 20 s,
+    plus 10 min when archiving). Raises ``UsageError`` when there is no such channel."""
     st = status(name, root)
-    if st.state in ("starting", "live", "stalled") and st.pid:
-        out = channel_dir(name, root)
+    out = channel_dir(name, root)
+    if timeout is None:
+        archive = ChannelConfig.load(out / "channel.json").archive if (out / "channel.json").is_file() else False
+        timeout = _STOP_WAIT_S + (_ARCHIVE_WAIT_S if archive else 0.0)
+    if st.state in ("starting", "live", "stalled", "archiving") and st.pid:
         stop_pid(st.pid, lambda p: _supervisor_alive(p, out), timeout)
     return status(name, root)
 
@@ -223,6 +255,8 @@ class ChannelSupervisor:
         self.stopping = asyncio.Event()
         self.last_media = self.encoder_started = time.monotonic()
         self.last_version = -1
+        self.mirror: LiveMirror | None = None
+        self.mirrored: set[str] = set()  # the files put to the mirror and not dropped since
 
     def _start_encoder(self) -> None:
         self.encoder = LiveEncoder(
@@ -254,6 +288,7 @@ class ChannelSupervisor:
             speed=stats.speed_measured if stats else None,
             dropped=self.dropped_before + (stats.dropped if stats else 0),
             message=message,
+            mirror=self.mirror.stats if self.mirror is not None else None,
         )
 
     async def run(self, *, handle_signals: bool = True) -> int:
@@ -274,6 +309,7 @@ class ChannelSupervisor:
             loop.add_signal_handler(sig, self.stopping.set)
         try:
             self._status("starting").save(self.out / "status.json")
+            self._open_mirror()
             self._start_encoder()
             await self._loop()
             return 0
@@ -334,6 +370,7 @@ class ChannelSupervisor:
                 state = "stalled" if now - self.last_media > self.config.stall_s else "live"
             if now >= next_prune:
                 self._prune()
+                self._sync_mirror()
                 next_prune = now + _PRUNE_EVERY_S
             if now >= next_status or state != said:  # a change of state is reported at once
                 message = "no media from the source for %.1f s" % (now - self.last_media) if state == "stalled" else ""
@@ -344,7 +381,51 @@ class ChannelSupervisor:
         await asyncio.get_running_loop().run_in_executor(None, self.encoder.stop)
         self.state.refresh()
         self.state.end()
-        self._status("ended").save(self.out / "status.json")
+        self._sync_mirror()
+        message = ""
+        if self.config.archive:
+            self._status("archiving", "turning the channel into a VOD title").save(self.out / "status.json")
+            archived = await asyncio.get_running_loop().run_in_executor(None, self._archive)
+            message = archived.message
+        if self.mirror is not None:
+            mirror = self.mirror
+            await asyncio.get_running_loop().run_in_executor(None, mirror.close)
+            if self.config.archive and archived.version is not None:
+                # The VOD title holds the window now; the mirror's copy of it goes (a failure keeps it).
+                with contextlib.suppress(VodflowError):
+                    await asyncio.get_running_loop().run_in_executor(None, mirror.remove_all)
+        self._status("ended", message).save(self.out / "status.json")
+
+    def _open_mirror(self) -> None:
+        if not self.config.publish:
+            return
+        try:
+            self.mirror = LiveMirror(Origin.resolve(self.config.origin), self.config.name)
+        except VodflowError as exc:
+            log.warning("no origin mirror for %s (its files stay on this machine only): %s", self.config.name, exc)
+
+    def _sync_mirror(self) -> None:
+        """Put what became whole since the last look, drop what left the folder."""
+        if self.mirror is None:
+            return
+        for r in self.state.renditions:
+            for s in self.state.segments(r.name):
+                if s.complete and s.uri not in self.mirrored and s.path.is_file():
+                    if s.init_uri not in self.mirrored:
+                        self.mirror.put(self.media / s.init_uri)
+                        self.mirrored.add(s.init_uri)
+                    self.mirror.put(s.path)
+                    self.mirrored.add(s.uri)
+        for name in sorted(self.mirrored):
+            if not (self.media / name).exists():
+                self.mirror.drop(name)
+                self.mirrored.discard(name)
+
+    def _archive(self) -> LiveArchive:
+        c = self.config
+        return archive_channel(
+            self.out, self.state, c.ladder, title=c.name, encryption=c.encryption, origin=c.origin, publish_it=c.publish
+        )
 
 
 async def _utc_time(request: web.Request) -> web.Response:

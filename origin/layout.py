@@ -5,6 +5,8 @@
     titles/<title>/current.json                 the Pointer: the version players get, its manifests, history
     titles/<title>/v/<version>/<path>           the package tree of one version, byte for byte
     titles/<title>/publications/<version>.json  the Publication record of that version
+    live/<channel>/<file>                       a running channel's mirror: its init segments and the whole
+                                                segments of its DVR window (origin.live_mirror)
 
 Every function returns a key relative to the origin's prefix (``S3Location.key(...)`` puts the prefix in
 front); title and version IDs are checked against ``vodflow.ids``, so no key can leave ``titles/<title>/``.
@@ -18,10 +20,12 @@ from vodflow.errors import UsageError
 from vodflow.ids import check_title, is_id
 from vodflow.records import Record
 
-__all__ = ["POINTER", "TITLES", "Pointer", "pointer", "publication", "title_root", "version_root"]
+__all__ = ["LIVE", "POINTER", "TITLES", "Pointer", "live_object", "live_root", "pointer", "publication", "title_root",
+           "version_root"]  # fmt: skip
 
 TITLES = "titles"  # the folder of every title under the origin's prefix
 POINTER = "current.json"  # a title's pointer object, beside its versions
+LIVE = "live"  # the folder of every live channel's mirror under the origin's prefix
 
 
 class Pointer(Record):
@@ -56,6 +60,18 @@ def version_root(title: str, version: str) -> str:
 def publication(title: str, version: str) -> str:
     """``titles/<title>/publications/<version>.json``: the Publication record of one version."""
     return f"{title_root(title)}/publications/{_check_version(version)}.json"
+
+
+def live_root(channel: str) -> str:
+    """``live/<channel>``: a live channel's mirror (no trailing slash)."""
+    return f"{LIVE}/{check_title(channel)}"
+
+
+def live_object(channel: str, name: str) -> str:
+    """``live/<channel>/<name>``: one file of the channel's media folder (a plain file name)."""
+    if not is_id(name):
+        raise UsageError(f"live file name {name!r} is not a plain file name")
+    return f"{live_root(channel)}/{name}"
 
 
 def _check_version(version: str) -> str:

@@ -28,12 +28,12 @@ from vodflow import tools
 from vodflow.errors import ProcessError, UsageError
 from vodflow.process import spawn, stop
 
-__all__ = ["GROWING_SUFFIX", "LOG_NAME", "LiveEncoder", "live_argv", "run_file_names"]
+__all__ = ["GROWING_SUFFIX", "LIVE_PRESET", "LOG_NAME", "LiveEncoder", "live_argv", "run_file_names"]
 
 GROWING_SUFFIX = ".tmp"  # the segment being written is SEGMENT + ".tmp" until ffmpeg renames it
 LOG_NAME = "ffmpeg.log"
 
-_PRESET = "veryfast"  # keeps two rungs up to 640x360 at 1x on 2 cores with room to spare
+LIVE_PRESET = "veryfast"  # keeps two rungs up to 640x360 at 1x on 2 cores with room to spare
 _SAMPLE_RATE = "48000"
 _STOP_GRACE_S = 10.0  # time for the muxer to finish its segments and write the final MPD
 _SECOND_SIGINT_S = 2.0  # a graceful stop takes well under a second; after this, ffmpeg is blocked reading
@@ -122,7 +122,7 @@ def live_argv(
         "-c:v",
         ENCODERS["h264"],
         "-preset",
-        _PRESET,
+        LIVE_PRESET,
         "-tune",
         "zerolatency",  # no lookahead, no frame threading delay: a frame leaves as soon as it is coded
         "-bf",

@@ -19,7 +19,15 @@ import m3u8
 import pytest
 
 from flows.live import ChannelConfig, channel_dir, start, status, stop
+from flows.live_vod import ARCHIVE_RECORD, LiveArchive
+from packager import HLS_MASTER, load_package
+from packager.validate import validate
+from pipeline.packets import video_packets
+from pipeline.renditions import ENCODE_RECORD, EncodeResult
 from pipeline.live_ladder import parse_ladder
+from origin import layout
+from origin.layout import Pointer
+from origin.store import Store
 from tests.wait import wait_for
 from vodflow import tools
 from vodflow.errors import UsageError
@@ -137,6 +145,21 @@ def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_ro
     assert final.runs == 2 and final.dropped == 0
     assert channel.joinpath("media", "manifest.mpd").is_file()
 
+    # Live-to-VOD across the restart: both runs' segments, joined, packaged and valid; no origin is
+    # running for this channel, so the package waits on disk and the status says so.
+    archive = LiveArchive.load(channel / ARCHIVE_RECORD)
+    assert archive.version is None and "not published" in final.message and "not running" in final.message
+    on_disk = {p.name for p in (channel / "media").glob("seg-0-*.m4s")}
+    assert any("-r1-" in n for n in on_disk) and any("-r1-" not in n for n in on_disk)
+    assert len(on_disk) - 1 <= archive.segments <= len(on_disk)  # all but a segment a rendition lacks
+    assert validate(archive.package).ok
+    encode = EncodeResult.load(channel / "archive" / "renditions" / ENCODE_RECORD)
+    assert [f.rendition.name for f in encode.video] == ["h264_320x180_250kmax250k", "h264_160x90_100kmax100k"]
+    assert abs(encode.video[0].duration - archive.segments * LADDER.segment_s) <= LADDER.segment_s
+    # The two runs play back to back: the joined file's times rise from 0 without a hole at the restart.
+    pts = sorted(p.pts for p in video_packets(channel / "archive" / "renditions" / encode.video[0].path))
+    assert pts[0] < 0.1 and max(b - a for a, b in zip(pts, pts[1:], strict=False)) < 0.1
+
 
 def test_the_dvr_window_is_listed_and_what_leaves_it_plus_the_margin_is_deleted_after_a_restart(live_root):
     # 1 s segments, a 6 s window and a 2 s margin: 8 segments a rendition at most on disk, whole ones.
@@ -231,3 +254,46 @@ def test_a_second_start_of_a_running_channel_is_refused_and_the_cli_says_so(live
         assert shown.returncode == 0 and json.loads(shown.stdout)["state"] in ("live", "stalled")
     finally:
         assert stop("twice", live_root).state == "ended"
+
+
+def test_stop_turns_the_channel_into_a_vod_title_published_atomically(live_root, seaweed, origin, monkeypatch):
+    # The supervisor finds the session's origin as the CLI would: $VODFLOW_ORIGIN, the bucket and prefix
+    # from the channel's config.
+    monkeypatch.setenv("VODFLOW_ORIGIN", str(seaweed.dir))
+    where = f"s3://{origin.location.bucket}/{origin.location.prefix}"
+    st = start(ChannelConfig(name="show", source="testsrc", ladder=LADDER, origin=where), root=live_root)
+    channel = channel_dir("show", live_root)
+    wait_for(lambda: len(list((channel / "media").glob("seg-0-*.m4s"))) >= 4, "four whole segments", 20)
+    # While live, the origin mirrors the channel's whole files within a second or two of their completion.
+    store = Store(origin)
+    mirror = store.key(layout.live_root("show")) + "/"
+    wait_for(lambda: {"init-0.m4s", "seg-0-1.m4s", "seg-2-3.m4s"} <= {k.rsplit("/", 1)[1] for k in store.list(mirror)},
+             "the first segments on the origin", 5)  # fmt: skip
+    assert store.get(mirror + "seg-0-1.m4s") == (channel / "media" / "seg-0-1.m4s").read_bytes()
+    mirrored = wait_for(lambda: (m := status("show", live_root).mirror) and m.stored >= 6 and m, "mirror stats", 5)
+    assert mirrored.failed == 0 and mirrored.max_lag_s < 2.0
+    final = stop("show", live_root)
+    assert final.state == "ended"
+    wait_for(lambda: not _alive(st.pid), "the supervisor gone", 5)  # its last moments of exit
+    archive = LiveArchive.load(channel / ARCHIVE_RECORD)
+    assert archive.version and final.message.startswith(f"published show version {archive.version}")
+    assert store.list(mirror) == {}  # the title holds the window now: the mirror is gone
+    pointer = Pointer.model_validate_json(store.get(store.key(layout.pointer("show"))))
+    assert pointer.version == archive.version
+    # What players get from the origin is a VOD title: a static MPD and HLS playlists that end.
+    root = pointer.root
+    mpd = store.get(f"{root}/{pointer.dash}").decode()
+    assert 'type="static"' in mpd and "mediaPresentationDuration" in mpd
+    pkg = load_package(archive.package)
+    media = next(s for s in pkg.streams if s.kind == "video").playlist
+    assert store.get(f"{root}/{media}").decode().rstrip().endswith("#EXT-X-ENDLIST")
+    assert pointer.hls == HLS_MASTER
+    # The package on disk is the one published: validated, and refusing a start that would lose it is
+    # not needed (it is published); a second presentation of the channel starts afresh.
+    st2 = start(ChannelConfig(name="show", source="testsrc", ladder=LADDER, publish=False), root=live_root)
+    assert not (channel / "archive").exists()
+    final2 = stop("show", live_root)
+    assert "not published" not in final2.message and LiveArchive.load(channel / ARCHIVE_RECORD).version is None
+    with pytest.raises(UsageError, match="is not published"):
+        start(ChannelConfig(name="show", source="testsrc", ladder=LADDER), root=live_root)
+    assert not _alive(st2.pid)
