@@ -22,6 +22,7 @@ from aiohttp import web
 from edge.http import BadPath, check_raw_path
 from edge.keys import MAX_LICENSE_BODY, KeyEndpoints
 from edge.live import add_live
+from edge.live_relay import add_live_relay
 from edge.pages import add_pages
 from edge.server import EDGE_KEY, Edge, EdgeConfig
 from packager import ChannelState
@@ -69,6 +70,10 @@ def make_app(config: EdgeConfig, *, live: Mapping[str, ChannelState] | None = No
     add_pages(app, edge, config.pages)  # /, /watch/<id>, /player/, /static/
     if live:
         add_live(app, live, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors)
+    elif config.live_dir is not None:
+        add_live_relay(
+            app, config.live_dir, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors
+        )
     app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
 
     async def close(_app: web.Application) -> None:

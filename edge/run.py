@@ -32,7 +32,7 @@ from edge.upstream import HttpUpstream, Retry, S3Upstream, Timeouts, Upstream
 from origin.config import Origin
 from packager import KeyStore
 from vodflow.errors import UsageError
-from vodflow.state import State, help_text, secret_help
+from vodflow.state import State, folder, help_text, secret_help
 
 __all__ = ["add_arguments", "config_from_args", "parse_bytes", "serve"]
 
@@ -65,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connections", type=int, default=32, help="upstream connection pool size (default 32)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds for a whole upstream fetch (default 5)")
     p.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to let requests finish")
+    p.add_argument("--live-dir", help=f"relay /live/<channel>/ to the channels there ({help_text(State.LIVE)})")
     p.add_argument("--player-dir", help="Shaka Player dist folder (default e2e/node_modules/shaka-player/dist)")
     p.add_argument("--no-access-log", action="store_true", help="do not write JSON access log lines to stdout")
 
@@ -125,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> EdgeConfig:
         ttl_pointer=float(ttl.get("pointer", 1)),
         cors_origins=tuple(cfg.get("cors_origins") or ("*",)),
         pages=PagesConfig.from_json(cfg.get("pages") or {}, player_dir=args.player_dir),
+        live_dir=folder(State.LIVE, args.live_dir),
     )
 
 

@@ -77,6 +77,7 @@ class EdgeConfig:
     cors_origins: tuple[str, ...] = ("*",)
     max_url_chars: int = 2048
     pages: PagesConfig = field(default_factory=PagesConfig)  # the browser pages (edge/pages.py)
+    live_dir: Path | None = None  # relay /live/<channel>/ to the packagers of this live state folder
 
 
 def _is_manifest(path: str) -> bool:
