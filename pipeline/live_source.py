@@ -8,7 +8,7 @@ spec                               source
 ``udp://HOST:PORT``                MPEG-TS over UDP (ffmpeg binds HOST:PORT and waits for packets)
 ``fifo:PATH``                      MPEG-TS from a named pipe (``mkfifo``)
 ``rtmp://HOST:PORT/APP/KEY``       RTMP: ffmpeg listens on HOST:PORT for one publisher
-``srt://...``                      refused: no working libsrt in the bundled builds (see parse_source)
+``srt://...``                      refused: no working libsrt in the bundled builds
 =================================  ===========================================================
 """
 
