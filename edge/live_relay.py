@@ -38,7 +38,7 @@ from edge.http import RangeNotSatisfiable, parse_range
 from edge.server import TOKEN_COOKIE
 from edge.tokens import TokenSigner
 
-__all__ = ["LiveRelay", "add_live_relay"]
+__all__ = ["LIVE_RELAY_KEY", "LiveRelay", "add_live_relay"]
 
 _CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -287,22 +287,28 @@ async def _stream(
     if request.method == "HEAD":
         return response
     sent = first
-    while True:
-        changed = dl.changed
-        if sent < len(dl.data):
-            upto = len(dl.data)
-            await response.write(bytes(dl.data[sent:upto]))
-            sent = upto
-            continue
-        if dl.done:
-            if dl.ok:
-                await response.write_eof()
-                return response
-            break
-        await changed.wait()
+    try:
+        while True:
+            changed = dl.changed
+            if sent < len(dl.data):
+                upto = len(dl.data)
+                await response.write(bytes(dl.data[sent:upto]))
+                sent = upto
+                continue
+            if dl.done:
+                if dl.ok:
+                    await response.write_eof()
+                    return response
+                break
+            await changed.wait()
+    except ConnectionResetError:
+        return response  # the player hung up (it switched, or seeked): the download goes on for the others
     if request.transport is not None:  # cut short upstream: no final chunk, so no truncated "whole" segment
         request.transport.abort()
     return response
+
+
+LIVE_RELAY_KEY = web.AppKey("live_relay", LiveRelay)
 
 
 def add_live_relay(
@@ -315,6 +321,7 @@ def add_live_relay(
 ) -> LiveRelay:
     """Mount ``GET|HEAD /live/<channel>/<file>`` on ``app``, relayed to the channels of ``live_dir``."""
     relay = LiveRelay(live_dir, signer=signer, require_tokens=require_tokens, cors=cors)
+    app[LIVE_RELAY_KEY] = relay
     app.router.add_get("/live/{channel}/{file}", relay.handle)
 
     async def close(_app: web.Application) -> None:

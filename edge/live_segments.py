@@ -157,6 +157,8 @@ async def _stream(
             view.look()
     except web.HTTPNotFound:
         pass  # deleted while it was being sent
+    except ConnectionResetError:
+        return response  # the client hung up (a player that switched, an edge shutting down)
     # Cut off without the last chunk: a client must not take what it has for the whole segment.
     if request.transport is not None:
         request.transport.abort()
