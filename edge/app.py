@@ -69,11 +69,16 @@ def make_app(config: EdgeConfig, *, live: Mapping[str, ChannelState] | None = No
     app.router.add_get("/metrics", edge.metrics_page)
     add_pages(app, edge, config.pages)  # /, /watch/<id>, /player/, /static/
     if live:
-        add_live(app, live, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors)
-    elif config.live_dir is not None:
-        add_live_relay(
-            app, config.live_dir, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors
+        add_live(
+            app,
+            live,
+            signer=config.signer,
+            require_tokens=config.require_tokens,
+            cors=edge.cors,
+            keystore=config.keystore,
         )
+    elif config.live_dir is not None:
+        add_live_relay(app, config.live_dir, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors)
     app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
 
     async def close(_app: web.Application) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from packager import ChannelState
+from packager import LIVE_MPDS, ChannelState
 
 __all__ = ["LiveChannel"]
 
@@ -31,6 +31,7 @@ class LiveChannel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unlisten: Callable[[], None] | None = None
         self._playlists: dict[tuple[str, bool], tuple[int, str]] = {}
+        self._mpds: dict[tuple[str, str | None], tuple[int, str | None]] = {}
         self._files: tuple[int, dict[str, tuple[str, int]]] = (-1, {})
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -117,6 +118,18 @@ class LiveChannel:
             else:
                 text = self.state.media_playlist(rendition, low_latency=low_latency)
             made = self._playlists[key] = (version, text)
+        return made[1]
+
+    def mpd(self, file: str, licence_url: str | None) -> str | None:
+        """The MPD called ``file`` (``LIVE_MPDS``: one of the two SegmentTemplate forms) naming ``licence_url``,
+        rendered once per version of the state; ``None`` while there is nothing to list."""
+        key = (file, licence_url)
+        version = self.state.version
+        made = self._mpds.get(key)
+        if made is None or made[0] != version:
+            if len(self._mpds) > 16:  # licence URLs come from Host headers: keep a handful, not every one
+                self._mpds.clear()
+            made = self._mpds[key] = (version, self.state.mpd(LIVE_MPDS[file], licence_url=licence_url))
         return made[1]
 
     async def hold(self, rendition: str, msn: int, part: int | None) -> bool:

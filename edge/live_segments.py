@@ -43,8 +43,8 @@ class _View:
     """Where one segment of one rendition stands: ``end`` (bytes servable), ``complete``, and ``path`` (its
     file now: ffmpeg renames a growing ``.tmp`` to the final name when it is complete)."""
 
-    def __init__(self, channel: LiveChannel, rendition: str, msn: int) -> None:
-        self.channel, self.rendition, self.msn = channel, rendition, msn
+    def __init__(self, channel: LiveChannel, rendition: str, msn: int, file: str) -> None:
+        self.channel, self.rendition, self.msn, self.file = channel, rendition, msn, file
         self.end, self.complete, self.path = 0, False, None
 
     def look(self) -> bool:
@@ -55,6 +55,10 @@ class _View:
             if self.channel.ended or self.channel.last(self.rendition)[0] >= self.msn:
                 raise _gone()
             return False
+        if seg.uri != self.file:
+            # The next segment of an encoder that died: the restarted one's first segment took its msn (under
+            # a name of its run) and starts its own timeline. It is not the segment asked for.
+            raise _gone()
         self.end, self.complete, self.path = seg.size, seg.complete, seg.path
         return True
 
@@ -80,7 +84,7 @@ async def serve_segment(
     if where is None:
         raise web.HTTPNotFound(text="no such segment\n")
     rendition, msn = where
-    view = _View(channel, rendition, msn)
+    view = _View(channel, rendition, msn, file)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + channel.hold_s
     if not view.look() and msn != channel.last(rendition)[0] + 1:

@@ -48,8 +48,8 @@ from edge.live import add_live
 from flows.live_vod import ARCHIVE_RECORD, LiveArchive, archive_channel
 from origin.config import Origin, S3Location
 from origin.live_mirror import LiveMirror, MirrorStats
-from packager import DASH_MANIFEST, ChannelState
-from pipeline.live import LiveEncoder
+from packager import DASH_MANIFEST, ChannelState, KeyStore, live_key
+from pipeline.live import CencKey, LiveEncoder
 from pipeline.live_ladder import LiveLadder, LiveRung
 from pipeline.live_source import parse_source
 from vodflow.errors import UsageError, VodflowError
@@ -67,6 +67,7 @@ _STATUS_EVERY_S = 0.5
 _RESTART_EVERY_S = 1.0
 _PRUNE_EVERY_S = 1.0
 _STOP_WAIT_S = 20.0
+_END_LINGER_S = 4.0  # the ended channel is served this long after its end (two MPD update periods)
 _ARCHIVE_WAIT_S = 600.0  # joining, packaging, validating and publishing a DVR window: seconds, not minutes
 
 
@@ -87,7 +88,7 @@ class ChannelConfig(Record):
     dvr_s: float = Field(300.0, gt=0, le=6 * 3600)
     # Segments that left the window stay this long more for players still fetching them, then go.
     margin_s: float = Field(30.0, ge=0, le=3600)
-    encryption: Literal["none"] = "none"  # cenc/cbcs with the key store: a later slice
+    encryption: Literal["none", "cenc", "cbcs"] = "none"  # one key per channel, from the key store (live_key)
     # No new part for this long: the source is reported stalled (three 0.5 s parts; the issue asks <= 2 s).
     stall_s: float = Field(1.5, gt=0, le=30)
     target_latency_s: float = Field(2.0, gt=0, le=30)
@@ -246,9 +247,12 @@ class ChannelSupervisor:
         self.dropped_before = 0  # frames dropped by encoder runs that ended
         self.encoder: LiveEncoder | None = None
         ladder = config.ladder
+        self.keystore = KeyStore()  # an encrypted channel's key is its title's (packager.live_key)
+        protection, self.key = live_key(self.keystore, config.name, config.encryption, ladder.largest.height)
         self.state = ChannelState(
             self.media, start=datetime.fromtimestamp(self.started_at, UTC), segment_s=ladder.segment_s,
-            part_s=ladder.part_s, window_segments=config.window_segments,
+            part_s=ladder.part_s, window_segments=config.window_segments, protection=protection,
+            key=self.key.key_bytes if self.key else None,  # cbcs: the state encrypts what the encoder writes
         )  # fmt: skip
         self.url: str | None = None
         self.time_url = ""
@@ -269,6 +273,7 @@ class ChannelSupervisor:
             extra_window_segments=self.config.margin_segments,
             target_latency_s=self.config.target_latency_s,
             utc_timing_url=self.time_url,
+            cenc=CencKey(self.key.key, self.key.kid) if self.key and self.config.encryption == "cenc" else None,
         )
         self.runs += 1
         self.encoder_started = self.last_media = time.monotonic()
@@ -296,7 +301,7 @@ class ChannelSupervisor:
         ended, 1 when it failed (the status file says why)."""
         app = web.Application()
         app.router.add_get("/live/time", _utc_time)
-        add_live(app, {self.config.name: self.state})
+        add_live(app, {self.config.name: self.state}, keystore=self.keystore)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.config.port)
@@ -315,6 +320,12 @@ class ChannelSupervisor:
             return 0
         except VodflowError as exc:
             self._status("failed", str(exc)).save(self.out / "status.json")
+            return 1
+        except Exception as exc:  # a bug: said in the status at once, not left for a pid check to find
+            log.exception("the supervisor failed")
+            self._status("failed", f"internal error: {type(exc).__name__}: {exc} (see supervisor.log)").save(
+                self.out / "status.json"
+            )
             return 1
         finally:
             if self.encoder is not None:
@@ -354,6 +365,8 @@ class ChannelSupervisor:
                 self.last_version = self.state.version
                 self.last_media = now
             assert self.encoder is not None
+            if state == "starting" and self.runs == 1 and not self.encoder.alive:
+                self.encoder.check()  # a source that never gave a frame (unreachable, refused): fail, say why
             if restart_at is None and not self.encoder.alive:
                 # Restart: the new run's segments follow a discontinuity; the media sequence goes on. An
                 # encoder that dies at once (a source that refuses it) is retried at most once a second.
@@ -381,6 +394,7 @@ class ChannelSupervisor:
         await asyncio.get_running_loop().run_in_executor(None, self.encoder.stop)
         self.state.refresh()
         self.state.end()
+        ended_at = time.monotonic()
         self._sync_mirror()
         message = ""
         if self.config.archive:
@@ -394,6 +408,9 @@ class ChannelSupervisor:
                 # The VOD title holds the window now; the mirror's copy of it goes (a failure keeps it).
                 with contextlib.suppress(VodflowError):
                     await asyncio.get_running_loop().run_in_executor(None, mirror.remove_all)
+        # Players still watching reload their playlists (one per rendition) and the MPD: they must find the
+        # ended ones (EXT-X-ENDLIST, a static MPD), not a closed port, or they end on an error (e2e/tests).
+        await asyncio.sleep(max(0.0, ended_at + _END_LINGER_S - time.monotonic()))
         self._status("ended", message).save(self.out / "status.json")
 
     def _open_mirror(self) -> None:
@@ -411,8 +428,9 @@ class ChannelSupervisor:
         for r in self.state.renditions:
             for s in self.state.segments(r.name):
                 if s.complete and s.uri not in self.mirrored and s.path.is_file():
-                    if s.init_uri not in self.mirrored:
-                        self.mirror.put(self.media / s.init_uri)
+                    init = self.state.init_segment(s.init_uri)  # as players get it (cbcs, pssh)
+                    if s.init_uri not in self.mirrored and init is not None:
+                        self.mirror.put(self.media / s.init_uri, init)
                         self.mirrored.add(s.init_uri)
                     self.mirror.put(s.path)
                     self.mirrored.add(s.uri)
@@ -423,9 +441,11 @@ class ChannelSupervisor:
 
     def _archive(self) -> LiveArchive:
         c = self.config
+        cenc = self.key.key if self.key is not None and c.encryption == "cenc" else None
         return archive_channel(
-            self.out, self.state, c.ladder, title=c.name, encryption=c.encryption, origin=c.origin, publish_it=c.publish
-        )
+            self.out, self.state, c.ladder, title=c.name, encryption=c.encryption, origin=c.origin,
+            publish_it=c.publish, keystore=self.keystore, cenc_key=cenc,
+        )  # fmt: skip
 
 
 async def _utc_time(request: web.Request) -> web.Response:

@@ -58,7 +58,7 @@ def _runs(state: ChannelState, rendition: str, msns: set[int], media: Path) -> l
     inits: dict[int, Path] = {}
     for s in sorted(state.segments(rendition), key=lambda s: s.msn):
         if s.msn in msns:
-            runs.setdefault(s.run, []).append(s.path)
+            runs.setdefault(s.run, []).append(s.source or s.path)  # a cbcs channel's clear original
             inits[s.run] = media / s.init_uri
     return [RunFiles(init=inits[k], segments=tuple(runs[k])) for k in sorted(runs)]
 
@@ -82,10 +82,12 @@ def archive_channel(
     origin: str | None = None,
     publish_it: bool = True,
     keystore: KeyStore | str | None = None,
+    cenc_key: str | None = None,
 ) -> LiveArchive:
     """Turn the ended channel in ``channel_dir`` (its ``state``, encoded with ``ladder``) into the VOD
     title ``title``: join, package, validate and (``publish_it``) publish to ``origin`` (``--origin``'s
-    meaning; None: the embedded one). Saves and returns the ``LiveArchive``. An origin that is not
+    meaning; None: the embedded one). ``cenc_key`` (hex): the segments are CENC-encrypted with it (a cenc
+    channel's; a cbcs channel's clear originals are used). Saves and returns the ``LiveArchive``. An origin that is not
     running or not reachable leaves the validated package on disk and says so in ``message``; a
     channel without a complete segment archives nothing. Raises ``VodflowError`` when joining,
     packaging or validating fails (the channel's files stay as they were)."""
@@ -106,7 +108,7 @@ def archive_channel(
         # Named as VOD renditions are (h264_640x360_800kmax800k, aac_128k): the package's folders follow.
         rung = ladder.rungs[int(r.rep_id)] if r.kind == "video" else None
         name = live_rendition(rung, ladder).name if rung is not None else live_audio(ladder).name
-        path = join_runs(_runs(state, r.name, msns, state.folder), renditions / f"{name}.mp4")
+        path = join_runs(_runs(state, r.name, msns, state.folder), renditions / f"{name}.mp4", decryption_key=cenc_key)
         if rung is not None:
             video.append((rung, path))
         else:

@@ -52,7 +52,7 @@ class LiveMirror:
     def __init__(self, origin: Origin, channel: str, *, store: Store | None = None) -> None:
         self.channel = channel
         self.store = store or Store(origin, max_connections=4)
-        self._queue: queue.Queue[tuple[str, Path | None, float] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Path | bytes | None, float] | None] = queue.Queue()
         self._counts = {"stored": 0, "sent_bytes": 0, "deleted": 0, "failed": 0, "max_lag_s": 0.0, "last_error": ""}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"mirror-{channel}", daemon=True)
@@ -62,9 +62,10 @@ class LiveMirror:
         """The object key of the channel's file ``name``."""
         return self.store.key(layout.live_object(self.channel, name))
 
-    def put(self, path: Path) -> None:
-        """Send the whole file at ``path`` (named as in the channel folder) soon."""
-        self._queue.put((path.name, path, time.monotonic()))
+    def put(self, path: Path, data: bytes | None = None) -> None:
+        """Send the whole file at ``path`` (named as in the channel folder) soon; ``data``: send these bytes
+        under its name instead (an init segment as players get it, with its ``pssh``)."""
+        self._queue.put((path.name, path if data is None else data, time.monotonic()))
 
     def drop(self, name: str) -> None:
         """Delete the channel's file ``name`` from the mirror soon (after anything put before)."""
@@ -100,7 +101,7 @@ class LiveMirror:
                     if path is None:
                         self.store.delete(self.key(name))
                     else:
-                        body = path.read_bytes()
+                        body = path if isinstance(path, bytes) else path.read_bytes()
                         self.store.put(self.key(name), body, content_type=_CONTENT_TYPE)
                     break
                 except FileNotFoundError:

@@ -11,9 +11,13 @@ Public names (import them from ``packager``; edge/ and player/ use nothing else)
 - keys: ``KeyStore``, ``TitleKeys``, ``ContentKey``, ``TrackClass``; ``key_forms``/``find_key_material``
   (the key-leak scan);
 - errors: ``KeyStoreError``, ``NotRenditions``, ``InvalidPackage``;
-- live (LL-HLS on ffmpeg's chunked CMAF): ``ChannelState`` (a channel folder's segments, parts and
-  playlists: ``refresh``, ``last``, ``segment``, ``segment_by_uri``, ``path``, ``media_playlist``, ``master_playlist``,
-  ``version``, ``add_listener``, ``end``) with its records ``Rendition``, ``LiveSegment``, ``Part``;
+- live (LL-HLS and LL-DASH on ffmpeg's chunked CMAF): ``ChannelState`` (a channel folder's segments,
+  parts, playlists and MPDs: ``refresh``, ``last``, ``segment``, ``segment_by_uri``, ``path``,
+  ``init_segment``, ``media_playlist``, ``master_playlist``, ``mpd``, ``version``, ``add_listener``, ``end``)
+  with its records ``Rendition``, ``LiveSegment``, ``Part``, ``LiveProtection`` (scheme and key ID of an
+  encrypted channel); ``LIVE_MPDS`` (the MPD file names, ``DASH_MANIFEST`` and ``DASH_NUMBER_MANIFEST``,
+  -> their SegmentTemplate form), ``LIVE_LICENSE`` and ``LIVE_KEYS`` (the channel's licence endpoint and
+  key folder), ``live_key`` (an encrypted channel's protection and key from the key store);
   ``playlist_name`` (``<rendition>.m3u8`` / ``-plain.m3u8``), ``run_file_names`` (ffmpeg's segment
   names for encoder run k, so a restart does not overwrite the run before); ``Chunk``/``scan_chunks``
   /``track_timescale`` (the incremental CMAF box reader).
@@ -23,7 +27,8 @@ finishing the manifests, AES-128), ``keys`` (the key store), ``leaks`` (the key-
 ``model`` (the records and file names), ``sidecar`` (the per-segment quality sidecar), ``errors``;
 live: ``cmaf`` (chunks of growing CMAF segment files), ``live_records`` (parts, segments, renditions,
 file names per encoder run), ``live_state`` (the channel folder's state), ``llhls`` (``ChannelState`` and
-its LL-HLS / plain HLS playlists).
+its LL-HLS / plain HLS playlists), ``live_dash`` (its MPDs), ``live_crypto`` (an encrypted channel's key and the pssh
+of its init segments), ``live_cbcs`` (cbcs encryption of the encoder's clear chunks and init segments).
 
 Package layout (stable; players and the edge rely on it)::
 
@@ -68,9 +73,13 @@ from packager.cmaf import timescale as track_timescale
 from packager.errors import InvalidPackage, KeyStoreError, NotRenditions
 from packager.keys import ContentKey, KeyStore, TitleKeys, TrackClass
 from packager.leaks import find_key_material, key_forms
+from packager.live_crypto import live_key
+from packager.live_dash import MPD_FORMS as LIVE_MPDS
+from packager.live_records import LIVE_KEYS, LIVE_LICENSE, LiveProtection
 from packager.llhls import ChannelState, LiveSegment, Part, Rendition, playlist_name, run_file_names
 from packager.model import (
     DASH_MANIFEST,
+    DASH_NUMBER_MANIFEST,
     HLS_MASTER,
     PACKAGE_RECORD,
     QUALITY_SIDECAR,
@@ -88,7 +97,11 @@ from packager.validate import ValidationReport, validate
 
 __all__ = [
     "DASH_MANIFEST",
+    "DASH_NUMBER_MANIFEST",
     "HLS_MASTER",
+    "LIVE_KEYS",
+    "LIVE_LICENSE",
+    "LIVE_MPDS",
     "MPD",
     "PACKAGE_RECORD",
     "QUALITY_SIDECAR",
@@ -99,6 +112,7 @@ __all__ = [
     "InvalidPackage",
     "KeyStore",
     "KeyStoreError",
+    "LiveProtection",
     "LiveSegment",
     "NotRenditions",
     "Package",
@@ -116,6 +130,7 @@ __all__ = [
     "ValidationReport",
     "find_key_material",
     "key_forms",
+    "live_key",
     "load_package",
     "load_sidecar",
     "package",

@@ -23,13 +23,22 @@ PROGRAM-DATE-TIME: each run has one anchor, the wall clock at media time 0, take
 ``prft`` seen in the run less that chunk's duration (ffmpeg writes one per chunk, stamped when the chunk
 is written, i.e. after its last frame; the MPD's availabilityStartTime and ProducerReferenceTime carry
 the same stamp, so a DASH player's clock runs one chunk late against this one); without ``prft``
-boxes, ``start`` (first run; else the MPD's mtime) or the end of the run before. A segment's date is
-anchor + the media time of its first sample (the ``prft``'s, else ``tfdt``) / timescale.
+boxes, ``start`` (first run; else the MPD's mtime) or the end of the run before; never earlier than the
+end of the run before (so dates never go back). A segment's date is anchor + the media time of its first
+sample (the ``prft``'s, else ``tfdt``) / timescale.
+
+Encrypted channels (``protection``): cenc segments come encrypted from the encoder and are listed as they
+are; init segments get a ``pssh`` when served (:meth:`LiveState.init_segment`). cbcs (which ffmpeg cannot
+write): the encoder writes clear files, and each chunk is encrypted as the refresh finds it into a copy in
+``cbcs/`` (``packager.live_cbcs``), which is what the segments' ``path`` and parts name; a copy and its
+clear file go together. The state's own MPDs and playlists are in ``packager.live_dash`` and
+``packager.llhls``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -37,7 +46,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from packager import cmaf
-from packager.live_records import SEGMENT, TMP, LiveSegment, Part, Rendition, init_name, segment_name
+from packager.live_cbcs import CbcsCopies
+from packager.live_crypto import with_pssh
+from packager.live_records import (
+    CBCS_FOLDER,
+    SEGMENT,
+    TMP,
+    LiveProtection,
+    LiveSegment,
+    Part,
+    Rendition,
+    encoder_settings,
+    init_name,
+    segment_name,
+)
 from packager.model import DASH_MANIFEST as MANIFEST
 from packager.mpd import read_mpd
 from vodflow.errors import MediaError, UsageError
@@ -61,16 +83,26 @@ class LiveState:
         segment_s: float = 2.0,
         part_s: float = 0.5,
         window_segments: int = 6,
+        protection: LiveProtection | None = None,
+        key: bytes | None = None,
+        utc_timing_url: str | None = None,
+        target_latency_s: float | None = None,
     ) -> None:
         if window_segments < 1 or part_s <= 0 or segment_s < part_s:
             raise UsageError(
                 f"bad live state settings: window_segments={window_segments}, segment_s={segment_s}, part_s={part_s}"
             )
+        cbcs = protection is not None and protection.scheme == "cbcs"
+        if cbcs and (key is None or len(key) != 16):
+            raise UsageError("a cbcs live channel's state encrypts its segments: it needs the 16-byte key")
         self.folder = Path(folder)
         self.start = start
         self.segment_s = segment_s
         self.part_s = part_s
         self.window_segments = window_segments
+        self.protection = protection
+        self._utc_timing_url = utc_timing_url
+        self._target_latency_s = target_latency_s
         self.version = 0
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
@@ -82,6 +114,9 @@ class LiveState:
         self._anchors: dict[int, float] = {}
         self._max_part_s = 0.0
         self._ended = False
+        self._read: dict[tuple[str, int], int] = {}  # (rendition, msn) -> bytes of the encoder's file read
+        # cbcs: the encoder writes clear files, the state their encrypted copies (packager.live_cbcs).
+        self._cbcs = CbcsCopies(self.folder / CBCS_FOLDER, key, bytes.fromhex(protection.kid)) if cbcs else None  # type: ignore[arg-type, union-attr]
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -97,6 +132,35 @@ class LiveState:
         return self._ended
 
     @property
+    def lock(self) -> threading.RLock:
+        """The lock ``refresh()`` holds while it changes the state: hold it to read several things at once."""
+        return self._lock
+
+    @property
+    def utc_timing_url(self) -> str | None:
+        """The http-xsdate clock players sync to: as given, else the one the encoder was told (its MPD's
+        ``UTCTiming``); ``None`` before ffmpeg wrote its MPD."""
+        return self._utc_timing_url
+
+    @property
+    def target_latency_s(self) -> float | None:
+        """The latency players should keep: as given, else the encoder's (its MPD's ``Latency@target``)."""
+        return self._target_latency_s
+
+    @property
+    def runs(self) -> list[int]:
+        """The encoder runs seen so far (0 the first), oldest first."""
+        with self._lock:
+            return list(self._runs)
+
+    def anchor(self, run: int) -> datetime | None:
+        """The wall clock at media time 0 of encoder run ``run`` (the PROGRAM-DATE-TIME clock; see the module
+        doc), ``None`` before its first chunk was read."""
+        with self._lock:
+            at = self._anchors.get(run)
+        return None if at is None else datetime.fromtimestamp(at, tz=UTC)
+
+    @property
     def part_target_s(self) -> float:
         """PART-TARGET: ``part_s``, or the longest part seen when longer (AAC frames do not divide
         0.5 s: 22 frames of 1024 samples at 44.1 kHz last 0.511 s). Never decreases."""
@@ -110,6 +174,14 @@ class LiveState:
                 if r.name == name:
                     return r
         raise KeyError(name)
+
+    def bandwidth(self, rendition: str) -> int:
+        """The rendition's bandwidth (bits/s): the MPD's, else the highest of its complete segments."""
+        r = self.rendition(rendition)
+        if r.bandwidth:
+            return r.bandwidth
+        rates = [s.size * 8 / s.duration_s for s in self.segments(rendition) if s.complete and s.duration_s]
+        return math.ceil(max(rates, default=0))
 
     def segments(self, rendition: str) -> list[LiveSegment]:
         """All the segments of ``rendition`` still on disk, in msn order (the last may be growing)."""
@@ -152,14 +224,40 @@ class LiveState:
 
     def path(self, name: str) -> Path | None:
         """Where the file a playlist or the MPD names is now: ``manifest.mpd``, an init segment, or a
-        segment (its ``.tmp`` while it grows). ``None`` when there is no such file."""
+        segment (its ``.tmp`` while it grows; a cbcs channel's encrypted copy, and no init segment: those
+        are made by ``init_segment``). ``None`` when there is no such file."""
         if "/" in name or name.startswith("."):
             return None
+        if self._cbcs is not None:  # the encoder's files are clear: only the copies are the channel's
+            copy = self._cbcs.path(name)
+            return copy if SEGMENT.fullmatch(name) and copy.is_file() else None
         for candidate in (name, name + TMP) if SEGMENT.fullmatch(name) else (name,):
             p = self.folder / candidate
             if p.is_file():
                 return p
         return None
+
+    def init_segment(self, name: str) -> bytes | None:
+        """The bytes of init segment ``name`` as players get them: the encoder's file (a cbcs channel's made
+        cbcs, ``packager.live_cbcs``), plus the ``pssh`` an encrypted channel's needs
+        (``packager.live_crypto``). ``None`` when there is no such file or it is still short."""
+        if "/" in name or name.startswith(".") or SEGMENT.fullmatch(name):
+            return None
+        path = self.folder / name
+        if self._cbcs is not None:
+            made = self._cbcs.init(path)
+            data = made[0] if made is not None else None
+        else:
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+        if data is None or self.protection is None:
+            return data
+        try:
+            return with_pssh(data, bytes.fromhex(self.protection.kid), where=path)
+        except MediaError:
+            return None  # ffmpeg writes init segments in place: the rest comes in a moment
 
     # --- changes -----------------------------------------------------------------------------------
 
@@ -233,6 +331,9 @@ class LiveState:
 
     def _load_renditions(self) -> None:
         mpd = read_mpd(self.folder / MANIFEST)
+        clock, latency = encoder_settings(self.folder / MANIFEST)
+        self._utc_timing_url = self._utc_timing_url or clock
+        self._target_latency_s = self._target_latency_s or latency
         found = []
         for aset in mpd.adaptation_sets:
             for rep in aset.representations:
@@ -276,16 +377,31 @@ class LiveState:
         uri = segment_name(r.rep_id, run, n)
         path = self.folder / (uri if final else uri + TMP)
         try:
-            chunks = cmaf.scan(path, offset=seg.size if seg else 0, timescale=scale)
+            chunks = cmaf.scan(path, offset=self._read.get((r.name, msn), 0), timescale=scale)
         except MediaError:
             if path.exists():
                 raise
             return False  # renamed between listing and opening: the next refresh reads the final name
         complete = final or closing
-        if not chunks and (seg is None or (seg.complete == complete and seg.path == path)):
+        if not chunks and (seg is None or (seg.complete == complete and seg.source == path)):
             return False
+        spans = [(c.offset, c.length) for c in chunks]
+        served = path
+        if self._cbcs is not None:
+            served = self._cbcs.path(uri)
+            if chunks:
+                try:
+                    placed = self._cbcs.append(self.folder / init_name(r.rep_id, run), uri, path, spans)
+                except FileNotFoundError:
+                    return False  # renamed between the scan and the copy: the next refresh reads the final name
+                if placed is None:
+                    return False  # its init segment is not whole yet: the next refresh encrypts these
+                spans = placed
+        if chunks:
+            self._read[(r.name, msn)] = chunks[-1].end
         parts = (seg.parts if seg else ()) + tuple(
-            Part(uri, c.offset, c.length, c.duration_s, c.independent) for c in chunks
+            Part(uri, offset, length, c.duration_s, c.independent)
+            for (offset, length), c in zip(spans, chunks, strict=True)
         )
         self._max_part_s = max([self._max_part_s, *(c.duration_s for c in chunks)])
         if seg is None:
@@ -298,12 +414,17 @@ class LiveState:
                 parts=(),
                 complete=False,
                 discontinuity=first_of_run and run != self._runs[0],
-                path=path,
+                path=served,
                 run=run,
                 init_uri=init_name(r.rep_id, run),
+                number=n,
+                # The presentation time DASH lists: the prft's (the first sample's pts, as PROGRAM-DATE-TIME
+                # uses: AAC's starts 1024 priming samples before its tfdt), else the decode time.
+                start=chunks[0].decode_time if chunks[0].media_time is None else chunks[0].media_time,
+                timescale=scale,
             )
         segs[msn] = dataclasses.replace(
-            seg, parts=parts, duration_s=sum(p.duration_s for p in parts), complete=complete, path=path
+            seg, parts=parts, duration_s=sum(p.duration_s for p in parts), complete=complete, path=served, source=path
         )
         return True
 
@@ -321,17 +442,30 @@ class LiveState:
             elif run == self._runs[0]:
                 anchor = (self.folder / MANIFEST).stat().st_mtime - media_time / scale
             else:
+                anchor = -math.inf
+            if run != self._runs[0]:
+                # Never before the end of the runs before: dates (and the MPD's Periods) do not go back, even
+                # when a run's clock says so (files written faster than real time, a clock stepped back).
                 segs = [s for d in self._segments.values() for s in d.values()]
-                anchor = max((s.program_date_time.timestamp() + s.duration_s for s in segs), default=0.0)
-                anchor -= media_time / scale
+                end = max((s.program_date_time.timestamp() + s.duration_s for s in segs), default=-math.inf)
+                anchor = max(anchor, end - media_time / scale)
             self._anchors[run] = anchor
         return datetime.fromtimestamp(self._anchors[run] + media_time / scale, tz=UTC)
 
     def _forget_deleted(self, names: set[str]) -> bool:
         changed = False
-        for segs in self._segments.values():
+        copies = self._cbcs.names() if self._cbcs is not None else None
+        for name, segs in self._segments.items():
             for msn, seg in list(segs.items()):
-                if seg.complete and seg.uri not in names and seg.uri + TMP not in names:
+                gone = seg.uri not in names and seg.uri + TMP not in names
+                if copies is not None and seg.complete and (gone or seg.uri not in copies):
+                    # cbcs: the encoder deleted its file (the copy goes too) or the supervisor the copy (the
+                    # clear file goes too: it is never served).
+                    self._cbcs.remove(seg.uri)  # type: ignore[union-attr]
+                    seg.source.unlink(missing_ok=True)
+                    gone = True
+                if seg.complete and gone:
                     del segs[msn]
+                    self._read.pop((name, msn), None)
                     changed = True
         return changed

@@ -24,15 +24,54 @@ import math
 
 import m3u8
 
-from packager.live_records import LiveSegment, Part, Rendition, run_file_names, segment_name
+from packager.live_dash import MpdForm, live_mpd
+from packager.live_records import (
+    LIVE_LICENSE,
+    LiveProtection,
+    LiveSegment,
+    Part,
+    Rendition,
+    run_file_names,
+    segment_name,
+)
 from packager.live_state import LiveState
 
-__all__ = ["ChannelState", "LiveSegment", "Part", "Rendition", "playlist_name", "run_file_names"]
+__all__ = ["ChannelState", "LiveSegment", "Part", "Rendition", "hls_keys", "playlist_name", "run_file_names"]
 
 # Parts stay listed for the segments of the last three target durations (RFC 8216bis 4.4.3.8
 # lets a server drop them after that; players at the live edge need no more).
 _PART_TARGETS_KEPT = 3
 _AUDIO_GROUP = "audio"
+# Tags of a media playlist's head: an EXT-X-KEY goes after them, before the first segment's tags.
+_HEAD = ("#EXTM3U", "#EXT-X-VERSION", "#EXT-X-TARGETDURATION", "#EXT-X-MEDIA-SEQUENCE",
+         "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-SERVER-CONTROL", "#EXT-X-PART-INF",
+         "#EXT-X-INDEPENDENT-SEGMENTS", "#EXT-X-PLAYLIST-TYPE", "#EXT-X-ALLOW-CACHE")  # fmt: skip
+
+
+def hls_keys(protection: LiveProtection, *, tag: str = "EXT-X-KEY") -> list[str]:
+    """The key lines of an encrypted channel's playlists (``tag``: ``EXT-X-KEY``, or ``EXT-X-SESSION-KEY``
+    for the multivariant playlist, which gets only the ClearKey one).
+
+    ``METHOD=SAMPLE-AES-CTR`` (cenc) or ``SAMPLE-AES`` (cbcs), twice, because no KEYFORMAT serves both
+    players: ``identity`` with the 16 key bytes at ``URI`` (``key/<kid>``), which Shaka reads (the key ID
+    from the init segment's ``tenc``) and hls.js ignores for fMP4; ``org.w3.clearkey`` with ``KEYID``, which
+    hls.js sends to the licence server its ``drmSystems`` config names (``URI`` only keys its session) and
+    Shaka ignores."""
+    method = "SAMPLE-AES-CTR" if protection.scheme == "cenc" else "SAMPLE-AES"
+    clearkey = (
+        f'#{tag}:METHOD={method},URI="{LIVE_LICENSE}",KEYID=0x{protection.kid},'
+        'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"'
+    )
+    if tag != "EXT-X-KEY":
+        return [clearkey]
+    return [f'#{tag}:METHOD={method},URI="{protection.key_uri}",KEYFORMAT="identity"', clearkey]
+
+
+def _with_lines(text: str, lines: list[str]) -> str:
+    """``text`` (a dumped playlist) with ``lines`` after its head tags."""
+    rows = text.splitlines()
+    at = next((i for i, row in enumerate(rows) if not row.startswith(_HEAD)), len(rows))
+    return "\n".join(rows[:at] + lines + rows[at:]) + "\n"
 
 
 def playlist_name(rendition: str, *, low_latency: bool = True) -> str:
@@ -54,14 +93,6 @@ class ChannelState(LiveState):
         with self._lock:
             longest = max((s.duration_s for d in self._segments.values() for s in d.values()), default=0.0)
         return max(math.ceil(self.segment_s - 1e-6), round(longest), 1)
-
-    def bandwidth(self, rendition: str) -> int:
-        """The rendition's bandwidth (bits/s): the MPD's, else the highest of its complete segments."""
-        r = self.rendition(rendition)
-        if r.bandwidth:
-            return r.bandwidth
-        rates = [s.size * 8 / s.duration_s for s in self.segments(rendition) if s.complete and s.duration_s]
-        return math.ceil(max(rates, default=0))
 
     def media_playlist(self, rendition: str, *, low_latency: bool = True) -> str:
         """The media playlist of ``rendition`` now, as text (LL-HLS, or plain HLS without parts).
@@ -106,7 +137,8 @@ class ChannelState(LiveState):
                         msn, part = last
                         report = m3u8.RenditionReport(None, playlist_name(other.name), msn, max(part, 0))
                         pl.add_rendition_report(report)
-            return pl.dumps()
+            text = pl.dumps()
+        return _with_lines(text, hls_keys(self.protection)) if self.protection else text
 
     def master_playlist(self, *, low_latency: bool = True) -> str:
         """The multivariant playlist, as text: a variant per video rendition, the audio as a group.
@@ -147,7 +179,16 @@ class ChannelState(LiveState):
                 uri = playlist_name(v.name, low_latency=low_latency)
                 pl.add_playlist(m3u8.Playlist(uri, info, media, None))
             pl.is_variant = True
-            return pl.dumps()
+            text = pl.dumps()
+        if self.protection:
+            return _with_lines(text, hls_keys(self.protection, tag="EXT-X-SESSION-KEY"))
+        return text
+
+    def mpd(self, form: MpdForm = "timeline", *, licence_url: str | None = None) -> str | None:
+        """The channel's own MPD now (``packager.live_dash``: ``timeline`` or ``number`` form), ``None`` while
+        there is nothing to list; ``licence_url`` (absolute) is named in an encrypted channel's ClearKey
+        ContentProtection."""
+        return live_mpd(self, form=form, licence_url=licence_url)
 
     # --- pieces ------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from vodflow.records import Record
 
 __all__ = [
     "DASH_MANIFEST",
+    "DASH_NUMBER_MANIFEST",
     "HLS_MASTER",
     "PACKAGE_RECORD",
     "QUALITY_SIDECAR",
@@ -32,7 +33,8 @@ __all__ = [
 
 PACKAGE_RECORD = "package.json"  # the Package record
 QUALITY_SIDECAR = "quality.json"  # the per-segment VMAF sidecar (packager.sidecar), when scored
-DASH_MANIFEST = "manifest.mpd"  # the DASH MPD (not written for aes128)
+DASH_MANIFEST = "manifest.mpd"  # the DASH MPD (not written for aes128); a live channel's SegmentTimeline MPD
+DASH_NUMBER_MANIFEST = "manifest-number.mpd"  # a live channel's MPD with SegmentTemplate $Number$ + @duration
 HLS_MASTER = "master.m3u8"  # the HLS master playlist
 
 Encryption = Literal["none", "cenc", "cbcs", "aes128"]

@@ -6,18 +6,24 @@ segment), ``init-<rep>.m4s``, and per representation the growing segment as ``se
 renamed to ``seg-<rep>-<n>.m4s`` once complete; a segment is ``styp`` then ``prft`` + ``moof`` + ``mdat``
 per part. Video representations are 0..k-1 in ladder order, audio is k. Its stderr goes to
 ``ffmpeg.log`` in the same folder. The channel's ladder is in ``live_ladder``, its source in
-``live_source``, the encoder's counters in ``live_stats``.
+``live_source``, the encoder's counters in ``live_stats``. With a ``CencKey`` every rendition is encrypted
+(CENC AES-CTR) as it is written; cbcs, which ffmpeg's mp4 muxer cannot write, is done on the clear output
+by the channel state (``packager.live_cbcs``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
 import time
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.codecs import AUDIO_ENCODERS, ENCODERS
@@ -37,6 +43,54 @@ LIVE_PRESET = "veryfast"  # keeps two rungs up to 640x360 at 1x on 2 cores with 
 _SAMPLE_RATE = "48000"
 _STOP_GRACE_S = 10.0  # time for the muxer to finish its segments and write the final MPD
 _SECOND_SIGINT_S = 2.0  # a graceful stop takes well under a second; after this, ffmpeg is blocked reading
+
+
+@dataclass(frozen=True, slots=True)
+class CencKey:
+    """The one content key (``key``) and key ID (``kid``), 32 hex digits each, the mp4 muxer encrypts every
+    rendition with (CENC AES-CTR, ``encryption_scheme=cenc-aes-ctr``; the dash muxer hands all its streams
+    the same ``-format_options``, so one key per channel)."""
+
+    key: str
+    kid: str
+
+    def __post_init__(self) -> None:
+        for name, value in (("key", self.key), ("key ID", self.kid)):
+            if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
+                raise UsageError(f"live encryption {name} must be 32 lower-case hex digits")
+
+    def redact(self, text: str) -> str:
+        """``text`` (a logged command) without the key."""
+        return text.replace(self.key, "<key>")
+
+
+class _Redact(logging.Filter):
+    """Takes the key out of what ``vodflow.process`` logs of the command (``spawn`` logs every argv)."""
+
+    def __init__(self, cenc: CencKey) -> None:
+        super().__init__()
+        self.cenc = cenc
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.cenc.redact(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.cenc.redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+@contextlib.contextmanager
+def _redacted(cenc: CencKey | None) -> Iterator[None]:
+    if cenc is None:
+        yield
+        return
+    # The key must be on ffmpeg's command line (the mp4 muxer takes it as an option, and the dash muxer's
+    # -format_options cannot be read from a file), but not in a log.
+    logger, redact = logging.getLogger(spawn.__module__), _Redact(cenc)
+    logger.addFilter(redact)
+    try:
+        yield
+    finally:
+        logger.removeFilter(redact)
 
 
 def run_file_names(run: int) -> tuple[str, str]:
@@ -75,9 +129,12 @@ def live_argv(
     window_segments: int = 6,
     extra_window_segments: int = 4,
     target_latency_s: float = 3.0,
+    cenc: CencKey | None = None,
 ) -> list[str]:
     """The whole ffmpeg command line of a live channel writing into ``out_dir``: the MPD as
-    ``manifest_name`` (the packager's name for it), segments named by :func:`run_file_names` (``run``).
+    ``manifest_name`` (the packager's name for it), segments named by :func:`run_file_names` (``run``),
+    every rendition encrypted with ``cenc`` when given (measured with ``-ldash -streaming``: each chunk
+    is encrypted as it is written, and ``-decryption_key`` gives back the clear run's frames bit for bit).
 
     ``window_segments`` are listed in the MPD; ffmpeg deletes a segment once it is ``window_segments +
     extra_window_segments`` old, so the extra ones are the margin players (and the HLS window) may
@@ -173,7 +230,10 @@ def live_argv(
         "-utc_timing_url",
         utc_timing_url,
         "-format_options",
-        "movflags=cmaf",
+        # cmaf: one moof per chunk, the CMAF brands. The key goes to every rendition's mp4 muxer, which
+        # encrypts each sample as it writes the chunk (subsamples for H.264: NAL headers stay clear).
+        "movflags=cmaf"
+        + (f":encryption_scheme=cenc-aes-ctr:encryption_key={cenc.key}:encryption_kid={cenc.kid}" if cenc else ""),
         "-adaptation_sets",
         "id=0,streams=v id=1,streams=a",
         "-init_seg_name",
@@ -203,6 +263,7 @@ class LiveEncoder:
         window_segments: int = 6,
         extra_window_segments: int = 4,
         target_latency_s: float = 3.0,
+        cenc: CencKey | None = None,
     ) -> None:
         self.source = source
         self.ladder = ladder
@@ -210,18 +271,22 @@ class LiveEncoder:
         self.argv = live_argv(
             source, ladder, self.out_dir, manifest_name=manifest_name, run=run, window_segments=window_segments,
             extra_window_segments=extra_window_segments, utc_timing_url=utc_timing_url,
-            target_latency_s=target_latency_s,
+            target_latency_s=target_latency_s, cenc=cenc,
         )  # fmt: skip
+        self._cenc = cenc
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.out_dir / LOG_NAME
         self._stopping = False
         # Appended, so the log of a run that crashed survives the restart; the command heads each run.
         with self.log_path.open("ab") as log:
-            log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {shlex.join(self.argv)}\n".encode())
+            command = shlex.join(self.argv)
+            command = cenc.redact(command) if cenc else command  # the log is no place for a key
+            log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {command}\n".encode())
             log.flush()
             started = time.monotonic()
             # A session of its own: a Ctrl-C at the terminal reaches the supervisor, which stops us in order.
-            self._proc = spawn(self.argv, stdout=subprocess.PIPE, stderr=log, new_session=True)
+            with _redacted(cenc):
+                self._proc = spawn(self.argv, stdout=subprocess.PIPE, stderr=log, new_session=True)
         self._progress = LiveProgress(self._proc.stdout, started)
 
     @property
@@ -253,11 +318,14 @@ class LiveEncoder:
         if code is None or self._stopping:
             return
         tail = self.log_tail()
-        last = next((line for line in reversed(tail) if line.strip()), "no output")
+        # ffmpeg's first error is the cause ("bind failed: ..."); the ones after it are its consequences.
+        errors = [line for line in tail if "[error]" in line or "[fatal]" in line]
+        last = errors[0] if errors else next((line for line in reversed(tail) if line.strip()), "no output")
+        last = re.sub(r"^(\[[^]]* @ 0x[0-9a-f]+\] )?\[(error|fatal)\] ", "", last.strip())
         why = "its source ended" if code == 0 else f"exited with code {code}: {last}"
         raise ProcessError(
             f"live encoder for {self.source.spec} {why}",
-            argv=self.argv,
+            argv=[self._cenc.redact(a) for a in self.argv] if self._cenc else self.argv,
             returncode=code,
             stderr_tail=tail,
         )

@@ -52,8 +52,10 @@ def live_audio(ladder: LiveLadder) -> AudioRendition:
     return AudioRendition(codec="aac", bitrate_kbps=ladder.audio_kbps)
 
 
-def join_runs(runs: Sequence[RunFiles], out: Path) -> Path:
+def join_runs(runs: Sequence[RunFiles], out: Path, *, decryption_key: str | None = None) -> Path:
     """Join ``runs`` of one rendition into the MP4 ``out`` (from time 0, runs back to back); returns ``out``.
+    ``decryption_key`` (hex): the runs are CENC-encrypted with it (a cenc channel's encoder output) and
+    ``out`` is made clear, as the VOD packager wants its input.
 
     Raises ``MediaError`` naming ``out`` when there is nothing to join or a file is missing, and
     ``ProcessError`` when ffmpeg cannot join them."""
@@ -62,6 +64,7 @@ def join_runs(runs: Sequence[RunFiles], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}-"))
     try:
+        ffmpeg = [str(tools.find(tools.Tool.FFMPEG)), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
         listing = []
         for k, r in enumerate(x for x in runs if x.segments):
             joined = work / f"run{k}.mp4"
@@ -72,14 +75,16 @@ def join_runs(runs: Sequence[RunFiles], out: Path) -> Path:
                             shutil.copyfileobj(src, dst)
                     except FileNotFoundError:
                         raise MediaError(f"{part}: a segment of the archive is gone") from None
+            if decryption_key is not None:
+                clear = work / f"run{k}-clear.mp4"
+                run([*ffmpeg, "-decryption_key", decryption_key, "-i", str(joined), "-map", "0", "-c", "copy",
+                     str(clear)], timeout=_JOIN_TIMEOUT_S)  # fmt: skip
+                joined = clear
             listing.append(f"file '{joined.name}'\n")
         (work / "runs.txt").write_text("".join(listing))
         staged = work / out.name
-        argv = [
-            str(tools.find(tools.Tool.FFMPEG)), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "concat", "-safe", "0", "-i", str(work / "runs.txt"),
-            "-map", "0", "-c", "copy", "-movflags", "+faststart", str(staged),
-        ]  # fmt: skip
+        argv = [*ffmpeg, "-f", "concat", "-safe", "0", "-i", str(work / "runs.txt"), "-map", "0", "-c", "copy",
+                "-movflags", "+faststart", str(staged)]  # fmt: skip
         run(argv, timeout=_JOIN_TIMEOUT_S)
         staged.replace(out)
     finally:

@@ -8,6 +8,7 @@ step, so a segment grows exactly when the test says and no live encoder runs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import struct
 import subprocess
@@ -16,14 +17,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from yarl import URL
 
 from edge.app import make_app
-from edge.live import LIVE_KEY
+from edge.live import LIVE_KEY, add_live
 from edge.server import EDGE_KEY, EdgeConfig
 from edge.tokens import TokenSigner
 from edge.upstream import HttpUpstream
-from packager import ChannelState
+from packager import LIVE_MPDS, ChannelState, ContentKey, KeyStore, TrackClass, live_key
 from tests.edge.aio import aio, until
 from tests.edge.harness import serve
 from vodflow.tools import Tool, find
@@ -153,8 +155,10 @@ async def test_files_playlists_and_cache_headers(channel, source):
         assert "#EXT-X-PART:" in body.decode() and "#EXT-X-PRELOAD-HINT" in body.decode()
         status, h, body = await get(s, base + f"{VIDEO}-plain.m3u8")
         assert status == 200 and "#EXT-X-PART" not in body.decode() and "seg-0-3.m4s" in body.decode()
-        status, h, body = await get(s, base + "manifest.mpd")
-        assert status == 200 and h["Cache-Control"] == "no-cache" and body == (source / "manifest.mpd").read_bytes()
+        for mpd in ("manifest.mpd", "manifest-number.mpd"):  # ours (packager.live_dash), not ffmpeg's
+            status, h, body = await get(s, base + mpd)
+            assert status == 200 and h["Cache-Control"] == "no-cache" and h["Content-Type"] == "application/dash+xml"
+            assert body.decode() == state.mpd(LIVE_MPDS[mpd]) and body != (source / "manifest.mpd").read_bytes()
         status, h, body = await get(s, base + "init-0.m4s")
         assert status == 200 and body == (source / "init-0.m4s").read_bytes()
         whole = (source / "seg-0-2.m4s").read_bytes()
@@ -345,3 +349,97 @@ async def test_a_restarted_encoders_files_are_served(channel, source):
         assert status == 206 and body == feed.chunks("seg-0-1.m4s")[0][:100] and h["Cache-Control"] == "no-store"
         playlist = (await get(s, base + f"{VIDEO}.m3u8"))[2].decode()
         assert "#EXT-X-DISCONTINUITY" in playlist and "seg-0-r1-1.m4s" in playlist
+
+
+# --- encrypted channels --------------------------------------------------------------------------------
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def encrypted(channel, tmp_path) -> tuple[ChannelState, KeyStore, ContentKey]:
+    """The channel's files as an encrypted channel's state (the routes do not look inside the samples)."""
+    feed, _ = channel
+    keystore = KeyStore(tmp_path / "keys")
+    protection, key = live_key(keystore, CH, "cenc", 90)
+    state = ChannelState(feed.folder, segment_s=SEG_S, part_s=PART_S, protection=protection)
+    state.refresh()
+    return state, keystore, key
+
+
+@aio
+async def test_an_encrypted_channel_names_its_keys_and_serves_them_to_a_token(encrypted, channel):
+    state, keystore, key = encrypted
+    _, clear = channel
+    signer = TokenSigner(b"k" * 32)
+    app = make_app(config(signer=signer, keystore=keystore), live={CH: state, "open": clear})
+    token = {"token": signer.sign(f"/live/{CH}/", ttl=60)}
+    async with serve(app) as url, aiohttp.ClientSession() as s:
+        base = f"{url}/live/{CH}/"
+        for mpd in ("manifest.mpd", "manifest-number.mpd"):
+            status, _, body = await get(s, base + mpd)
+            assert status == 200 and 'cenc:default_KID="' in body.decode()
+            # The licence URL is absolute, the one the MPD was asked by.
+            assert f'<dashif:Laurl Lic_type="EME-1.0">{base}license</dashif:Laurl>' in body.decode()
+            assert body.decode() == state.mpd(LIVE_MPDS[mpd], licence_url=f"{base}license")
+        media = (await get(s, base + f"{VIDEO}.m3u8"))[2].decode()
+        assert f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="key/{key.kid}",KEYFORMAT="identity"' in media
+        assert f'URI="license",KEYID=0x{key.kid},KEYFORMAT="org.w3.clearkey"' in media
+        assert "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES-CTR" in (await get(s, base + "master.m3u8"))[2].decode()
+        assert b"pssh" in (await get(s, base + "init-0.m4s"))[2]
+        # The licence: always to a token on an edge with a secret, even when the channel is open.
+        request = {"kids": [_b64url(key.kid_bytes)], "type": "temporary"}
+        async with s.post(base + "license", json=request) as r:
+            assert r.status == 403
+        async with s.post(base + "license", json=request, params=token) as r:
+            assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+            assert await r.json() == {
+                "keys": [{"kty": "oct", "kid": _b64url(key.kid_bytes), "k": _b64url(key.key_bytes)}],
+                "type": "temporary",
+            }
+        async with s.post(base + "license", data=b"{}", params=token) as r:
+            assert r.status == 400
+        other = keystore.load(CH).for_class(TrackClass.HD)  # the title's, but not the channel's key
+        async with s.post(base + "license", json={"kids": [_b64url(other.kid_bytes)]}, params=token) as r:
+            assert r.status == 404
+        # The raw key (HLS identity key format).
+        assert (await get(s, base + f"key/{key.kid}"))[0] == 403
+        status, h, body = await get(s, base + f"key/{key.kid}", params=token)
+        assert status == 200 and body == key.key_bytes and h["Cache-Control"] == "no-store"
+        assert (await get(s, base + "key/xyz", params=token))[0] == 400
+        assert (await get(s, base + f"key/{other.kid}", params=token))[0] == 404
+        assert (await get(s, f"{url}/live/open/key/{key.kid}", params=token))[0] == 404  # a clear channel
+        assert "ContentProtection" not in (await get(s, f"{url}/live/open/manifest.mpd"))[2].decode()
+
+
+@aio
+async def test_a_supervisors_bare_routes_serve_keys_like_the_channel(encrypted):
+    state, keystore, key = encrypted
+    app = web.Application()
+    add_live(app, {CH: state}, keystore=keystore)  # no token secret: what a channel's supervisor mounts
+    async with serve(app) as url, aiohttp.ClientSession() as s:
+        status, _, body = await get(s, f"{url}/live/{CH}/key/{key.kid}")
+        assert status == 200 and body == key.key_bytes
+        async with s.post(f"{url}/live/{CH}/license", json={"kids": [_b64url(key.kid_bytes)]}) as r:
+            assert r.status == 200 and (await r.json())["keys"][0]["k"] == _b64url(key.key_bytes)
+
+
+@aio
+async def test_the_next_segment_of_an_encoder_that_died_is_404_not_the_restarted_ones(channel, source):
+    feed, state = channel
+    app = make_app(config(), live={CH: state})
+    async with serve(app) as url, aiohttp.ClientSession() as s:
+        held = asyncio.ensure_future(get(s, f"{url}/live/{CH}/seg-0-5.m4s"))  # run 0's next: held
+        await asyncio.sleep(0.2)
+        assert not held.done()
+        # The encoder died in segment 4; the restarted one writes run 1's names, its segment 1 taking msn 5.
+        for rep in ("0", "1"):
+            shutil.copy(source / f"init-{rep}.m4s", feed.folder / f"init-{rep}-r1.m4s")
+            feed.step(f"seg-{rep}-r1-1.m4s.tmp", source=f"seg-{rep}-1.m4s")
+        await asyncio.to_thread(state.refresh)
+        assert state.segment(VIDEO, 5).uri == "seg-0-r1-1.m4s"
+        status, _, body = await asyncio.wait_for(held, 5)
+        assert status == 404 and body != feed.chunks("seg-0-1.m4s")[0]
+        assert (await get(s, f"{url}/live/{CH}/seg-0-5.m4s"))[0] == 404  # and at once from now on

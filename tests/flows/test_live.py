@@ -4,6 +4,7 @@ discontinuity, `stop` ends the playlists, and bad input is one line with nothing
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -20,17 +21,17 @@ import pytest
 
 from flows.live import ChannelConfig, channel_dir, start, status, stop
 from flows.live_vod import ARCHIVE_RECORD, LiveArchive
-from packager import HLS_MASTER, load_package
-from packager.validate import validate
-from pipeline.packets import video_packets
-from pipeline.renditions import ENCODE_RECORD, EncodeResult
-from pipeline.live_ladder import parse_ladder
 from origin import layout
 from origin.layout import Pointer
 from origin.store import Store
+from packager import HLS_MASTER, KeyStore, TrackClass, load_package
+from packager.validate import validate
+from pipeline.live_ladder import parse_ladder
+from pipeline.packets import video_packets
+from pipeline.renditions import ENCODE_RECORD, EncodeResult
 from tests.wait import wait_for
 from vodflow import tools
-from vodflow.errors import UsageError
+from vodflow.errors import UsageError, VodflowError
 from vodflow.process import spawn
 from vodflow.process import stop as stop_process
 
@@ -158,7 +159,7 @@ def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_ro
     assert abs(encode.video[0].duration - archive.segments * LADDER.segment_s) <= LADDER.segment_s
     # The two runs play back to back: the joined file's times rise from 0 without a hole at the restart.
     pts = sorted(p.pts for p in video_packets(channel / "archive" / "renditions" / encode.video[0].path))
-    assert pts[0] < 0.1 and max(b - a for a, b in zip(pts, pts[1:], strict=False)) < 0.1
+    assert pts[0] < 0.1 and max(b - a for a, b in itertools.pairwise(pts)) < 0.1
 
 
 def test_the_dvr_window_is_listed_and_what_leaves_it_plus_the_margin_is_deleted_after_a_restart(live_root):
@@ -217,6 +218,13 @@ def test_bad_input_is_one_line_and_starts_nothing(live_root, tmp_path):
         parse_ladder("160x90@100k", segment_s=1.0, part_s=2.0)  # parts longer than segments
     with pytest.raises(UsageError, match="no live channel"):
         status("nothing", live_root)
+    # A source that cannot be reached: the first run's cause, at once, and nothing running or archived.
+    started = time.monotonic()
+    with pytest.raises(VodflowError, match=r"udp://10\.11\.12\.13:5000 exited .*: bind failed"):
+        start(ChannelConfig(name="far", source="udp://10.11.12.13:5000", ladder=LADDER), root=live_root)
+    assert time.monotonic() - started < 10
+    far = channel_dir("far", live_root)
+    assert status("far", live_root).state == "failed" and _encoders(far) == [] and not (far / ARCHIVE_RECORD).exists()
 
 
 def test_a_second_start_of_a_running_channel_is_refused_and_the_cli_says_so(live_root):
@@ -297,3 +305,54 @@ def test_stop_turns_the_channel_into_a_vod_title_published_atomically(live_root,
     with pytest.raises(UsageError, match="is not published"):
         start(ChannelConfig(name="show", source="testsrc", ladder=LADDER), root=live_root)
     assert not _alive(st2.pid)
+
+
+@pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
+def test_an_encrypted_channel_serves_encrypted_media_its_mpds_and_its_key(live_root, tmp_path, monkeypatch, scheme):
+    # Written by the helper of issue 15's live encryption: the supervisor's wiring of ChannelConfig.encryption.
+    monkeypatch.setenv("VODFLOW_KEYS", str(tmp_path / "keys"))
+    config = ChannelConfig(name="locked", source="testsrc", ladder=LADDER, encryption=scheme, publish=False)
+    st = start(config, root=live_root)
+    try:
+        key = KeyStore(tmp_path / "keys").load("locked").for_class(TrackClass.SD)  # the top rung is 180 lines
+        for mpd in ("manifest.mpd", "manifest-number.mpd"):
+            code, body = _get(st.url + mpd)
+            assert code == 200 and f'value="{scheme}" cenc:default_KID="{key.kid[:8]}-' in body.decode()
+            assert f'<dashif:Laurl Lic_type="EME-1.0">{st.url}license</dashif:Laurl>' in body.decode()
+        method = "SAMPLE-AES-CTR" if scheme == "cenc" else "SAMPLE-AES"
+        assert f'METHOD={method},URI="license",KEYID=0x{key.kid}' in _get(st.url + "video-0.m3u8")[1].decode()
+        assert _get(st.url + f"key/{key.kid}") == (200, key.key_bytes)
+        code, init = _get(st.url + "init-0.m4s")
+        assert code == 200 and b"encv" in init and b"pssh" in init
+        whole = wait_for(lambda: [s.uri for s in _playlist(st.url + "video-0.m3u8").segments if s.uri], "a segment", 15)
+        seg = whole[0]
+        joined = tmp_path / "joined.mp4"
+        served = _get(st.url + seg)[1]
+        joined.write_bytes(init + served)
+        if scheme == "cbcs":  # the encoder's own file is clear: what is served is the state's encrypted copy
+            assert served != (channel_dir("locked", live_root) / "media" / seg).read_bytes()
+        ffmpeg = [str(tools.find(tools.Tool.FFMPEG)), "-v", "error", "-decryption_key", key.key, "-i", str(joined)]
+        assert subprocess.run([*ffmpeg, "-f", "null", "-"], capture_output=True).stderr == b""  # decrypts cleanly
+        logs = [channel_dir("locked", live_root) / name for name in ("supervisor.log", "media/ffmpeg.log")]
+        assert all(key.key not in log.read_text() for log in logs)
+    finally:
+        assert stop("locked", live_root).state == "ended"
+    # Its VOD title: made from clear media (decrypted cenc, cbcs's clear originals) and packaged with the
+    # channel's scheme and its title's keys, which the validator checks by decrypting.
+    archive = LiveArchive.load(channel_dir("locked", live_root) / ARCHIVE_RECORD)
+    renditions = channel_dir("locked", live_root) / "archive" / "renditions"
+    clear = [str(tools.find(tools.Tool.FFMPEG)), "-v", "error", "-i", str(next(renditions.glob("h264_*.mp4")))]
+    assert subprocess.run([*clear, "-f", "null", "-"], capture_output=True).stderr == b""
+    assert load_package(archive.package).encryption == scheme
+    report = validate(archive.package, keys=KeyStore(tmp_path / "keys"))
+    assert report.ok and not report.skipped, report
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"encryption": "aes128"}))
+    cli = subprocess.run(
+        [sys.executable, "-m", "cli.main", "live", "start", "bad", "--source", "testsrc", "--config", str(bad),
+         "--dir", str(live_root)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 2 and len(cli.stderr.strip().splitlines()) == 1
+    assert "encryption: Input should be 'none', 'cenc' or 'cbcs'" in cli.stderr
+    assert not channel_dir("bad", live_root).exists()

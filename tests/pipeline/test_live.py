@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from packager import DASH_MANIFEST as MANIFEST
 from pipeline.ffmpeg import UNUSED_OPTION
-from pipeline.live import GROWING_SUFFIX, LiveEncoder, live_argv
+from pipeline.live import GROWING_SUFFIX, CencKey, LiveEncoder, live_argv
 from pipeline.live_ladder import LiveLadder, LiveRung, parse_ladder
 from pipeline.live_source import LiveSource, parse_source
 from pipeline.live_stats import LiveStats
@@ -336,3 +336,56 @@ def test_an_encoder_that_exits_on_its_own_fails_its_check(clips, tmp_path):
         assert "\n" not in str(info.value) and info.value.argv == enc.argv
     finally:
         enc.stop()
+
+
+# --- cenc ----------------------------------------------------------------------------------------------
+
+KEY, KID = "00112233445566778899aabbccddeeff", "0123456789abcdef0123456789abcdef"
+
+
+def test_a_cenc_channel_encrypts_every_rendition_and_logs_no_key(tmp_path, caplog):
+    argv = live_argv(
+        parse_source("testsrc"),
+        TWO_RUNGS,
+        tmp_path,
+        utc_timing_url=CLOCK,
+        manifest_name=MANIFEST,
+        cenc=CencKey(KEY, KID),
+    )
+    assert _after(argv, "-format_options") == (
+        f"movflags=cmaf:encryption_scheme=cenc-aes-ctr:encryption_key={KEY}:encryption_kid={KID}"
+    )
+    clear = live_argv(parse_source("testsrc"), TWO_RUNGS, tmp_path, utc_timing_url=CLOCK, manifest_name=MANIFEST)
+    assert _after(clear, "-format_options") == "movflags=cmaf"
+    for bad in (("ab", KID), (KEY, KID.upper())):
+        with pytest.raises(UsageError, match="32 lower-case hex digits"):
+            CencKey(*bad)
+    caplog.set_level("INFO")
+    with LiveEncoder(
+        parse_source("testsrc"),
+        ONE_RUNG_1S,
+        tmp_path,
+        utc_timing_url=CLOCK,
+        manifest_name=MANIFEST,
+        cenc=CencKey(KEY, KID),
+    ) as enc:
+        wait_for(lambda: all((tmp_path / f"seg-{r}-1.m4s").exists() for r in (0, 1)), "segment 1", 15, enc._proc)
+    for r, entry in ((0, b"encv"), (1, b"enca")):
+        init = (tmp_path / f"init-{r}.m4s").read_bytes()
+        assert entry in init and b"tenc" in init and bytes.fromhex(KID) in init
+        assert b"senc" in (tmp_path / f"seg-{r}-1.m4s").read_bytes()  # per-sample IVs and subsamples
+        joined = tmp_path / f"joined-{r}.mp4"
+        joined.write_bytes(init + (tmp_path / f"seg-{r}-1.m4s").read_bytes())
+        decoded = subprocess.run(
+            [tools.find(tools.Tool.FFMPEG), "-v", "error", "-decryption_key", KEY, "-i", joined, "-f", "framemd5", "-"],
+            capture_output=True, timeout=30,
+        )  # fmt: skip
+        assert (
+            decoded.returncode == 0
+            and not decoded.stderr
+            and decoded.stdout.count(b"\n0,") + decoded.stdout.count(b"\n1,") > 5
+        )
+    # The key is on ffmpeg's command line (the muxer takes it only there) but in no log.
+    assert KEY in " ".join(enc.argv)
+    assert KEY not in (tmp_path / "ffmpeg.log").read_text() and "<key>" in (tmp_path / "ffmpeg.log").read_text()
+    assert KEY not in caplog.text and "encryption_key=<key>" in caplog.text
