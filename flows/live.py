@@ -22,8 +22,10 @@ The DVR window (``dvr_s``) is what the playlists and the MPD list; segments that
 ``margin_s`` more and are then deleted (ffmpeg deletes its own run's; the supervisor those of runs before
 a restart).
 
-Not yet (issue 15, later slices): the VOD edge in front of channels, the S3 upload, live-to-VOD
-publication, encryption, the player's live mode, browser tests.
+While live, whole files are mirrored to the origin (``origin.live_mirror``, when ``publish`` is set and
+the origin is up); on stop the kept window becomes the VOD title ``name`` (``flows.live_vod``: joined,
+packaged with the channel's encryption, validated, published atomically). Encryption (cenc, cbcs) uses
+the title's key store entry (``packager.live_key``); the routes serve the channel's ClearKey licence.
 """
 
 from __future__ import annotations
