@@ -100,11 +100,17 @@ class ChannelConfig(Record):
     archive: bool = True
     publish: bool = True
     origin: str | None = None
+    vod_title: str | None = None  # the VOD title's ID (default: <name>-<start time, UTC>)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return check_title(v)
+
+    @field_validator("vod_title")
+    @classmethod
+    def _vod_title(cls, v: str | None) -> str | None:
+        return None if v is None else check_title(v)
 
     @field_validator("origin")
     @classmethod
@@ -444,8 +450,9 @@ class ChannelSupervisor:
     def _archive(self) -> LiveArchive:
         c = self.config
         cenc = self.key.key if self.key is not None and c.encryption == "cenc" else None
+        title = c.vod_title or f"{c.name}-{datetime.fromtimestamp(self.started_at, UTC):%Y%m%dT%H%M%SZ}"
         return archive_channel(
-            self.out, self.state, c.ladder, title=c.name, encryption=c.encryption, origin=c.origin,
+            self.out, self.state, c.ladder, title=title, encryption=c.encryption, origin=c.origin,
             publish_it=c.publish, keystore=self.keystore, cenc_key=cenc,
         )  # fmt: skip
 

@@ -6,7 +6,9 @@ rendition without re-encoding (``pipeline.live_archive``), listed in an ``encode
 and handed to the VOD path: ``packager.package`` (static MPD, HLS with ``EXT-X-ENDLIST``, the channel's
 encryption with keys from the key store under the channel's name), ``packager.validate`` (a package
 that does not validate is not published) and ``origin.publish`` (atomic: the title's pointer moves
-only once every object is stored and verified). The title ID is the channel's name.
+only once every object is stored and verified). The title ID is the channel's ``vod_title``, by default
+``<channel>-<start, UTC>`` (``news-20261204T213000Z``): each presentation of a channel is a title of its
+own, and a title already on the origin is never given a new version by a channel.
 
 Files, under the channel folder::
 
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from origin.config import Origin
+from origin.pointers import current
 from origin.publish import publish
 from packager import ChannelState, KeyStore
 from packager.package import package
@@ -30,7 +33,7 @@ from packager.validate import validate
 from pipeline.live_archive import RunFiles, archive_result, join_runs, live_audio, live_rendition
 from pipeline.live_ladder import LiveLadder, LiveRung
 from pipeline.renditions import ENCODE_RECORD
-from vodflow.errors import MediaError, VodflowError
+from vodflow.errors import MediaError, UsageError, VodflowError
 from vodflow.records import Record
 
 __all__ = ["ARCHIVE_RECORD", "LiveArchive", "archive_channel"]
@@ -125,7 +128,10 @@ def archive_channel(
     version, urls, message = None, {}, f"packaged {len(msns)} segments ({duration:.0f} s) in {pkg_dir}"
     if publish_it:
         try:
-            pub = publish(pkg_dir, title, Origin.resolve(origin), keystore=keystore)
+            where = Origin.resolve(origin)
+            if current(where, title) is not None:  # never a new version of a title someone else published
+                raise UsageError(f"the origin already has a title {title!r}; it is left as it is")
+            pub = publish(pkg_dir, title, where, keystore=keystore)
             version, urls = pub.version, dict(pub.urls)
             message = f"published {title} version {pub.version} ({len(msns)} segments, {duration:.0f} s)"
         except VodflowError as exc:

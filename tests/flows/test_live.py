@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -284,9 +285,11 @@ def test_stop_turns_the_channel_into_a_vod_title_published_atomically(live_root,
     assert final.state == "ended"
     wait_for(lambda: not _alive(st.pid), "the supervisor gone", 5)  # its last moments of exit
     archive = LiveArchive.load(channel / ARCHIVE_RECORD)
-    assert archive.version and final.message.startswith(f"published show version {archive.version}")
+    # Each presentation is a title of its own: <channel>-<start, UTC>.
+    assert re.fullmatch(r"show-\d{8}T\d{6}Z", archive.title), archive.title
+    assert archive.version and final.message.startswith(f"published {archive.title} version {archive.version}")
     assert store.list(mirror) == {}  # the title holds the window now: the mirror is gone
-    pointer = Pointer.model_validate_json(store.get(store.key(layout.pointer("show"))))
+    pointer = Pointer.model_validate_json(store.get(store.key(layout.pointer(archive.title))))
     assert pointer.version == archive.version
     # What players get from the origin is a VOD title: a static MPD and HLS playlists that end.
     root = pointer.root
@@ -296,15 +299,18 @@ def test_stop_turns_the_channel_into_a_vod_title_published_atomically(live_root,
     media = next(s for s in pkg.streams if s.kind == "video").playlist
     assert store.get(f"{root}/{media}").decode().rstrip().endswith("#EXT-X-ENDLIST")
     assert pointer.hls == HLS_MASTER
-    # The package on disk is the one published: validated, and refusing a start that would lose it is
-    # not needed (it is published); a second presentation of the channel starts afresh.
-    st2 = start(ChannelConfig(name="show", source="testsrc", ladder=LADDER, publish=False), root=live_root)
+    # A second presentation starts afresh; told to become a title that exists, it leaves that title as it
+    # is and keeps its package, and a third start is refused until that package is published or removed.
+    again = ChannelConfig(name="show", source="testsrc", ladder=LADDER, origin=where, vod_title=archive.title)
+    st2 = start(again, root=live_root)
     assert not (channel / "archive").exists()
     final2 = stop("show", live_root)
-    assert "not published" not in final2.message and LiveArchive.load(channel / ARCHIVE_RECORD).version is None
+    assert f"not published: the origin already has a title {archive.title!r}" in final2.message
+    assert Pointer.model_validate_json(store.get(store.key(layout.pointer(archive.title)))).version == pointer.version
+    assert LiveArchive.load(channel / ARCHIVE_RECORD).version is None and validate(channel / "archive" / "package").ok
     with pytest.raises(UsageError, match="is not published"):
         start(ChannelConfig(name="show", source="testsrc", ladder=LADDER), root=live_root)
-    assert not _alive(st2.pid)
+    wait_for(lambda: not _alive(st2.pid), "the second supervisor gone", 5)
 
 
 @pytest.mark.parametrize("scheme", ["cenc", "cbcs"])
