@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -20,11 +21,16 @@ from origin.seaweed import Seaweed
 from packager.package import package
 from packager.validate import validate
 from player.errors import BadMovie
+from player.live import LiveSession
+from player.live_playback import CatchUp
+from player.live_records import LiveReport, LiveSample
 from player.movie import load_sabre
 from player.play import load_traces, play_edge, play_movie
 from player.plot import timeline
 from player.qoe import qoe, summarise
+from player.trace import Trace, steady
 from vodflow.errors import UsageError
+from vodflow.progress import Progress
 from vodflow.tables import fmt, table
 
 __all__ = [
@@ -166,8 +172,15 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     """Play a title (edge or movie) under the traces, print QoE; returns 0. Raises ``UsageError``, ``PlayerError``."""
+    # urllib3 logs each retry of a refused connection as a warning; the error that follows says it in one line
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    if args.live:
+        return _play_live(args)
     if bool(args.url) == bool(args.movie):
-        raise UsageError("give either a manifest URL or --movie movie.json")
+        raise UsageError("give either a manifest URL or --movie movie.json (or --live URL)")
+    if not args.trace:
+        raise UsageError("--trace is required (a trace file or a folder of them)")
+    args.abr = args.abr or "bolae"
     if args.movie and not Path(args.movie).is_file():
         raise BadMovie(f"{args.movie}: no such movie file")
     traces = load_traces(args.trace, latency_s=args.latency_ms / 1000)
@@ -199,3 +212,53 @@ def cmd_play(args: argparse.Namespace) -> int:
             f"kb/s, VMAF {vmaf}, median startup {summary.median_startup_s:.2f} s"
         )
     return 0
+
+
+def _play_live(args: argparse.Namespace) -> int:
+    """``play --live URL``: one real-time session per trace (unthrottled without one), a row each."""
+    if args.url or args.movie:
+        raise UsageError("--live takes the channel's URL itself: give no other URL or --movie")
+    if args.seconds is not None and args.seconds <= 0:
+        raise UsageError(f"--seconds must be positive, not {args.seconds:g}")
+    if args.target_latency is not None and args.target_latency <= 0:
+        raise UsageError(f"--target-latency must be positive, not {args.target_latency:g}")
+    if not 0 < args.min_rate <= 1 <= args.max_rate <= 2:
+        raise UsageError("playback rates must keep 0 < --min-rate <= 1 <= --max-rate <= 2")
+    # Without a trace nothing is throttled: the network adds no time to what the server takes.
+    traces: list[Trace] = (
+        load_traces(args.trace, latency_s=args.latency_ms / 1000) if args.trace else [steady(1e12, latency_s=0.0)]
+    )
+    catch_up = CatchUp(min_rate=args.min_rate - 1, max_rate=args.max_rate - 1)
+    reports = []
+    for trace in traces:
+        with Progress(f"live {trace.name}", args.seconds, log_every=5.0) as bar:
+
+            def show(s: LiveSample, bar: Progress = bar) -> None:
+                latency = "-" if s.latency_s is None else f"{s.latency_s:.2f} s"
+                bar.update(s.t_s, f"latency {latency} buffer {s.buffer_s:.2f} s {s.rendition or '-'} x{s.rate:.2f}")
+
+            session = LiveSession(
+                args.live, trace, abr=args.abr or "throughput", target_latency=args.target_latency,
+                seconds=args.seconds, low_latency=not args.no_low_latency, catch_up=catch_up, on_sample=show,
+            )  # fmt: skip
+            reports.append(session.run())
+    if args.json:
+        print(json.dumps({"sessions": [r.model_dump() for r in reports]}))
+        return 0
+    _print_live(reports)
+    return 0
+
+
+def _print_live(reports: list[LiveReport]) -> None:
+    def s(v: float | None, digits: int = 2) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    head = ("target", 6), ("p50", 6), ("p95", 6), ("stalls", 6), ("stall s", 7), ("kb/s", 6), ("switch", 6), ("end", 7)
+    print(f"{'trace':<32} {'mode':<6} " + " ".join(f"{h:>{w}}" for h, w in head))
+    for r in reports:
+        print(
+            f"{r.trace[:32]:<32} {r.mode:<6} {r.target_latency_s:6.2f} {s(r.latency_p50_s):>6} {s(r.latency_p95_s):>6} "
+            f"{r.stalls:6d} {r.stall_s:7.2f} {s(r.mean_bitrate_kbps, 0):>6} {r.switches:6d} {r.end:>7}"
+        )
+        if r.refused:
+            print(f"  the server refused: {', '.join(f'{n} x {code}' for code, n in sorted(r.refused.items()))}")

@@ -114,11 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--every", type=int, default=1, metavar="N", help="score every Nth frame (default 1)")
     sp.add_argument("--no-ssim", action="store_true", help="VMAF only (skip SSIM/PSNR)")
 
-    sp = command("play", "delivery", "ABR player simulator: play a title from the edge (or a movie.json) under traces")
+    sp = command("play", "delivery", "ABR player simulator: play a title from the edge (or a movie.json, or a live "
+                 "channel with --live) under traces")  # fmt: skip
     sp.add_argument("url", nargs="?", help="manifest URL on the edge (master.m3u8 or manifest.mpd, ?token=...)")
     sp.add_argument("--movie", help="a Sabre-style movie.json instead of an edge title")
-    sp.add_argument("--trace", required=True, help="a trace file (text, Sabre JSON, Mahimahi) or a folder of them")
-    sp.add_argument("--abr", default="bolae", help="throughput, bba, bola, bolae, dynamic, mpc, quality, ...")
+    sp.add_argument("--live", metavar="URL", help="play a live HLS channel (LL-HLS or plain) in real time instead")
+    sp.add_argument("--trace", help="a trace file (text, Sabre JSON, Mahimahi) or a folder of them (live: optional)")
+    sp.add_argument("--abr", help="throughput, bba, bola, bolae, dynamic, mpc, quality, ... (default bolae; live: "
+                    "throughput)")  # fmt: skip
+    sp.add_argument("--target-latency", type=float, metavar="S", help="live: target latency (default the channel's)")
+    sp.add_argument("--seconds", type=float, default=60.0, metavar="N", help="live: seconds per trace (default 60)")
+    sp.add_argument("--no-low-latency", action="store_true", help="live: whole segments, no blocking reload")
+    sp.add_argument("--max-rate", type=float, default=1.1, help="live: fastest catch-up playback rate (default 1.1)")
+    sp.add_argument("--min-rate", type=float, default=0.9, help="live: slowest playback rate (default 0.9)")
     sp.add_argument("--plot", help="write a PNG timeline of the first session")
     sp.add_argument("--session", type=float, help="session seconds (title loops; default 600 from the edge)")
     sp.add_argument("--max-buffer", type=float, default=25.0, help="buffer cap in seconds (default 25)")

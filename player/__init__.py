@@ -8,5 +8,10 @@ interface; ``abr.make(name)``), ``qoe`` (QoE records), ``manifest`` (HLS/DASH/pa
 ``client`` (the HTTP client for the edge), ``play`` (sessions under traces, from a movie or the edge,
 bytes really fetched), ``plot`` (PNG timeline), ``errors``.
 
+Live (real time, on a live HLS channel): ``live`` (``LiveSession``, ``play_live``: live-edge start,
+LL-HLS blocking reloads and parts or plain HLS polling, the ABR and the network model of the VOD session),
+``live_playlist`` (the playlists as a live player reads them), ``live_playback`` (the playhead and
+``CatchUp``, dash.js's playback-rate catch-up), ``live_records`` (``LiveSample``, ``LiveReport``).
+
 Units inside: seconds, bits, bit/s. Submodules are imported where used.
 """

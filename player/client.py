@@ -37,6 +37,14 @@ class EdgeClient:
 
     def get(self, url: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
         """The body of ``url`` (``byte_range`` = inclusive first/last byte); raises ``FetchFailed``."""
+        status, body = self.request(url, byte_range=byte_range)
+        if status not in (200, 206):
+            raise FetchFailed(f"{strip_query(url)}: the edge answered {status}")
+        return body
+
+    def request(self, url: str, *, byte_range: tuple[int, int] | None = None) -> tuple[int, bytes]:
+        """``(status, body)`` of ``url`` whatever the status (a live player reads 400 and 503 as advice);
+        raises ``FetchFailed`` only when the edge cannot be reached."""
         headers = {}
         if self._cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
@@ -50,11 +58,10 @@ class EdgeClient:
             jar = SimpleCookie()
             jar.load(value)
             self._cookies.update({k: m.value for k, m in jar.items()})
-        if r.status not in (200, 206):
-            raise FetchFailed(f"{strip_query(url)}: the edge answered {r.status}")
-        self.requests += 1
-        self.bytes_fetched += len(r.data)
-        return r.data
+        if r.status in (200, 206):
+            self.requests += 1
+            self.bytes_fetched += len(r.data)
+        return r.status, r.data
 
     def resolve(self, base: str, ref: str) -> str:
         return urljoin(strip_query(base), ref)
