@@ -11,13 +11,25 @@ HTTP clients follow it on the same clock:
 - a plain-HLS follower on the same channel's plain playlist (no parts), polling every half target
   duration and fetching each new whole segment (the baseline).
 
+and real players in headless Chromium play it at the same time (``e2e/live.html``, the browser tests'
+live page, through a test server that passes ``/live/<channel>/`` on to the channel's edge routes):
+LL-HLS in hls.js (``lowLatencyMode``) and Shaka Player, LL-DASH in dash.js (low-latency mode, live delay
+from the MPD's ServiceDescription, liveCatchup) and Shaka Player, plain HLS in hls.js, each from its first
+frame to the end of the run (``--no-browsers`` leaves them out).
+
 Figures: ``encode_speed`` (media seconds per wall second over the run) and ``dropped_frames`` from the
 encoder; ``blocking_reload_p50_ms``/``_p95_ms``: from the moment the supervisor's state saw a part (its
 listener, this process's clock) to the held reload's answer reaching the follower; ``ll_hls_delivery_*``
 and ``plain_hls_delivery_*``: from a part's (segment's) last media instant on the program date time clock
 to its last byte at the follower, the least latency any player could have; ``stalls`` of the LL-HLS
-follower. The browser latencies the issue names (hls.js, dash.js, Shaka Player in Chromium) are not
-measured yet: their keys are printed as null. With ``--json`` the last line is one JSON object.
+follower. Browser latency: ``Date.now()`` in the page (this machine's clock, the packager's) less the
+wall-clock time of the frame at the playhead, every 250 ms from the first frame: HLS by the playhead's
+PROGRAM-DATE-TIME, DASH by the MPD's availabilityStartTime + currentTime, moved onto the playlists' clock
+by ``dash_mpd_clock_offset_s`` (how much later the MPD dates a segment than the playlist does).
+``<play>_latency_p50_s``/``_p95_s`` and ``<play>_stalls`` per play (``ll_hls_hlsjs``, ``ll_hls_shaka``,
+``ll_dash_dashjs``, ``ll_dash_shaka``, ``plain_hls_hlsjs``); the issue's ``ll_hls_latency_*``,
+``ll_dash_latency_*`` and ``plain_hls_latency_p50_s`` are the reference players' (hls.js, dash.js).
+With ``--json`` the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -35,17 +48,28 @@ import aiohttp
 import m3u8
 
 from flows.live import ChannelConfig, ChannelSupervisor
+from packager import DASH_MANIFEST, HLS_MASTER
 from pipeline.live_ladder import parse_ladder
+
+# The browser tests' harness (e2e/tests: not a package) plays the pages here too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e" / "tests"))
+from browser_harness import serve
+from live_harness import LiveCase, counted_stalls, dash_clock_offset, latencies, pct, play_live, wait_for_segments
 
 LADDER = "640x360@800k,320x180@250k"
 RENDITION = "video-0"
-
-
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+CHANNEL = "bench"
+# (play, player, manifest): the reference player of each protocol first
+PLAYS = (
+    ("ll_hls_hlsjs", "hlsjs", HLS_MASTER),
+    ("ll_hls_shaka", "shaka", HLS_MASTER),
+    ("ll_dash_dashjs", "dashjs", DASH_MANIFEST),
+    ("ll_dash_shaka", "shaka", DASH_MANIFEST),
+    ("plain_hls_hlsjs", "hlsjs", "master-plain.m3u8"),
+)
+JOIN_AFTER_SEGMENTS = 3  # the players join once the channel has this many (live_harness.wait_for_segments)
+# The join (6 s of media) and Chromium, the pages and the first frames: the players watch the rest.
+_BROWSER_START_S = 14.0
 
 
 def _parts(pl: m3u8.M3U8, uri: str) -> list:
@@ -147,8 +171,48 @@ async def _plain_follower(session: aiohttp.ClientSession, url: str, until: float
         await asyncio.sleep(pl.target_duration / 2 if pl.target_duration else 1.0)
 
 
-async def _run(seconds: float, out_dir: Path) -> dict:
-    config = ChannelConfig(name="bench", source="testsrc", ladder=parse_ladder(LADDER))
+async def _dash_offset(session: aiohttp.ClientSession, url: str) -> float | None:
+    """``dash_clock_offset`` of the channel at ``url``, once its MPD and playlist name a segment in common."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        async with session.get(url + DASH_MANIFEST) as r:
+            mpd = await r.text()
+        async with session.get(url + f"{RENDITION}.m3u8") as r:
+            playlist = await r.text()
+        offset = dash_clock_offset(mpd, playlist)
+        if offset is not None:
+            return offset
+        await asyncio.sleep(0.2)
+    return None
+
+
+def _browsers(url: str, seconds: float, work: Path) -> dict[str, tuple[LiveCase, dict]]:
+    """Every play of ``PLAYS`` in one headless Chromium for the rest of the run: ``(case, findings)`` by play."""
+    watch = max(5.0, seconds - _BROWSER_START_S)
+    cases = [
+        LiveCase(
+            id=play,
+            player=player,
+            manifest=f"/live/{CHANNEL}/{manifest}",
+            seconds=watch,
+            timeout_ms=int((watch + 30) * 1000),
+            shot_every_ms=0,  # screenshots cost CPU the encoder needs; latency needs none
+        )
+        for play, player, manifest in PLAYS
+    ]
+    wait_for_segments(url, JOIN_AFTER_SEGMENTS)
+    with serve(work) as server:
+        server.proxy(f"/live/{CHANNEL}/", url.split("/live/")[0])
+        results = play_live(cases, server.url, work / "browser")
+    return {c.id: (c, results[c.id]) for c in cases}
+
+
+async def _no_browsers() -> dict:
+    return {}
+
+
+async def _run(seconds: float, out_dir: Path, *, browsers: bool = True) -> dict:
+    config = ChannelConfig(name=CHANNEL, source="testsrc", ladder=parse_ladder(LADDER))
     sup = ChannelSupervisor(out_dir, config)
     published = _Published(sup)
     sup.state.add_listener(published)
@@ -161,10 +225,13 @@ async def _run(seconds: float, out_dir: Path) -> dict:
     started = time.time()
     until = started + seconds
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-        await asyncio.gather(
+        pages = asyncio.to_thread(_browsers, sup.url, seconds, out_dir) if browsers else _no_browsers()
+        _, _, figures["browsers"] = await asyncio.gather(
             _ll_follower(session, sup.url, until, published, figures),
             _plain_follower(session, sup.url, until, figures),
+            pages,
         )
+        figures["dash_offset_s"] = await _dash_offset(session, sup.url) if browsers else None
     stats = sup.encoder.stats() if sup.encoder else None
     sup.stopping.set()
     await task
@@ -179,11 +246,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="60 s instead of 300 s")
     ap.add_argument("--seconds", type=float, help="run this long instead")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    ap.add_argument("--no-browsers", action="store_true", help="leave the players in Chromium out")
+    ap.add_argument("--pages", type=Path, help="write every page's findings (samples, stalls) to this JSON file")
     args = ap.parse_args()
     seconds = args.seconds or (60.0 if args.quick else 300.0)
     print(f"live channel {LADDER}, 2 s segments of 0.5 s parts, testsrc, {seconds:g} s ({datetime.now():%H:%M:%S})")
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
-        f = asyncio.run(_run(seconds, Path(tmp)))
+        f = asyncio.run(_run(seconds, Path(tmp), browsers=not args.no_browsers))
+    if args.pages:
+        args.pages.write_text(json.dumps({play: r for play, (_, r) in f["browsers"].items()}, indent=1))
     st = f["stats"]
     result = {
         "encode_speed": round(st.speed_measured, 3) if st else None,
@@ -192,18 +263,23 @@ def main() -> None:
         "encoder_runs": f["runs"],
         "stalls": f["stalls"],
         "errors": f["errors"],
-        "blocking_reload_p50_ms": _round(_pct(f["reload_ms"], 0.5), 1),
-        "blocking_reload_p95_ms": _round(_pct(f["reload_ms"], 0.95), 1),
+        "blocking_reload_p50_ms": _round(pct(f["reload_ms"], 0.5), 1),
+        "blocking_reload_p95_ms": _round(pct(f["reload_ms"], 0.95), 1),
         "blocking_reloads": len(f["reload_ms"]),
-        "ll_hls_delivery_p50_s": _round(_pct(f["ll_delivery_s"], 0.5), 3),
-        "ll_hls_delivery_p95_s": _round(_pct(f["ll_delivery_s"], 0.95), 3),
-        "plain_hls_delivery_p50_s": _round(_pct(f["plain_delivery_s"], 0.5), 3),
-        # Player latencies in real browsers (hls.js lowLatencyMode, dash.js low latency, Shaka): not yet.
-        "ll_hls_latency_p50_s": None,
-        "ll_hls_latency_p95_s": None,
-        "ll_dash_latency_p50_s": None,
-        "ll_dash_latency_p95_s": None,
-        "plain_hls_latency_p50_s": None,
+        "ll_hls_delivery_p50_s": _round(pct(f["ll_delivery_s"], 0.5), 3),
+        "ll_hls_delivery_p95_s": _round(pct(f["ll_delivery_s"], 0.95), 3),
+        "plain_hls_delivery_p50_s": _round(pct(f["plain_delivery_s"], 0.5), 3),
+    }
+    plays = _browser_figures(f["browsers"], f["dash_offset_s"])
+    result |= {
+        # The issue's keys: the reference player of each protocol (hls.js, dash.js).
+        "ll_hls_latency_p50_s": plays.get("ll_hls_hlsjs_latency_p50_s"),
+        "ll_hls_latency_p95_s": plays.get("ll_hls_hlsjs_latency_p95_s"),
+        "ll_dash_latency_p50_s": plays.get("ll_dash_dashjs_latency_p50_s"),
+        "ll_dash_latency_p95_s": plays.get("ll_dash_dashjs_latency_p95_s"),
+        "plain_hls_latency_p50_s": plays.get("plain_hls_hlsjs_latency_p50_s"),
+        "dash_mpd_clock_offset_s": _round(f["dash_offset_s"], 3),
+        **plays,
     }
     print(f"  encoder: speed {result['encode_speed']}x, dropped {result['dropped_frames']}, runs {f['runs']}")
     print(
@@ -217,9 +293,31 @@ def main() -> None:
     print(f"  LL-HLS follower stalls {f['stalls']}, HTTP errors {f['errors']}")
     if f["reload_ms"]:
         print(f"  (reload ms mean {statistics.mean(f['reload_ms']):.1f}, max {max(f['reload_ms']):.1f})")
-    print("  browser latencies (hls.js, dash.js, Shaka Player): not measured yet (null in the JSON)")
+    if not f["browsers"]:
+        print("  browsers: not run (--no-browsers)")
+    for play, (_case, r) in f["browsers"].items():
+        print(
+            f"  {play} ({r.get('player')} {r.get('version')}): latency p50 {plays.get(f'{play}_latency_p50_s')} s"
+            f" p95 {plays.get(f'{play}_latency_p95_s')} s, stalls {plays.get(f'{play}_stalls')},"
+            f" first frame {r.get('firstFrameMs')} ms, target {r.get('targetLatency')}"
+            + (f", error: {r['fatal']}" if r.get("fatal") else "")
+        )
+    if f["browsers"]:
+        print(f"  (DASH latency on the playlists' clock: the MPD's + {result['dash_mpd_clock_offset_s']} s)")
     if args.json:
         print(json.dumps(result))
+
+
+def _browser_figures(browsers: dict[str, tuple[LiveCase, dict]], dash_offset_s: float | None) -> dict:
+    """``<play>_latency_p50_s``, ``_p95_s`` and ``<play>_stalls`` of every page (None: nothing measured)."""
+    out: dict = {}
+    for play, (case, r) in browsers.items():
+        usable = r.get("done") and not r.get("fatal") and (dash_offset_s is not None or not case.dash)
+        lat = latencies(case, r, dash_offset_s=dash_offset_s or 0.0) if usable else []
+        out[f"{play}_latency_p50_s"] = _round(pct(lat, 0.5), 3)
+        out[f"{play}_latency_p95_s"] = _round(pct(lat, 0.95), 3)
+        out[f"{play}_stalls"] = len(counted_stalls(r)) if r.get("done") else None
+    return out
 
 
 def _round(v: float | None, digits: int) -> float | None:

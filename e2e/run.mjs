@@ -4,7 +4,10 @@
 //
 // CASES.json: [{"id": "...", "url": "http://127.0.0.1:PORT/e2e/player.html?...", "init": PATH}], where the
 // optional "init" is a script run in the page before the page's own (e2e/probe.js measures pages other
-// than player.html). Each case gets its own page in one browser with a fresh profile; the page (player.js
+// than player.html), "networkKbps" the page's network (default NETWORK_KBPS; 0: not throttled) and
+// "shotEveryMs" how often it is screenshot (default SHOT_EVERY_MS; 0: never). Whenever a page's
+// window.e2e.phase changes, a line "e2e: <id>: phase <phase>" goes to stderr at once (the live tests
+// stop their channel when every page says "awaiting-end"). Each case gets its own page in one browser with a fresh profile; the page (player.js
 // or probe.js) decides when it is done. RESULTS.json: {"results": {id: window.e2e plus the page's HTTP
 // status, console errors and page errors}}. The verdicts
 // are the caller's (e2e/tests): this script only reports.
@@ -58,19 +61,28 @@ const throttle = (cdp, kbps) =>
 // Once the page has its player ready (library loaded at full speed): throttles the network to
 // NETWORK_KBPS and lets the player start. Until the page is done it screenshots it about once a second
 // and hands each picture to the page (window.e2eCapture), which measures it.
-async function watch(page, cdp, timeout) {
+async function watch(page, cdp, timeout, c) {
   const deadline = Date.now() + timeout;
+  const kbps = c.networkKbps ?? NETWORK_KBPS;
+  const shotEvery = c.shotEveryMs ?? SHOT_EVERY_MS;
   await page.waitForFunction(() => window.e2e && (window.e2e.ready || window.e2e.done), null, { timeout, polling: 50 });
   await cdp.send('Network.enable');
-  await throttle(cdp, NETWORK_KBPS);
+  if (kbps > 0) await throttle(cdp, kbps);
   await page.evaluate(() => window.e2eGo && window.e2eGo());
   let nextShot = 0;
+  let phase = null;
   for (;;) {
-    const state = await page.evaluate(() => window.e2e && { done: window.e2e.done, playing: window.e2e.firstFrameMs !== null });
+    const state = await page.evaluate(
+      () => window.e2e && { done: window.e2e.done, playing: window.e2e.firstFrameMs !== null, phase: window.e2e.phase },
+    );
+    if (state && state.phase && state.phase !== phase) {
+      phase = state.phase;
+      process.stderr.write(`e2e: ${c.id}: phase ${phase}\n`);
+    }
     if (state && state.done) return;
     if (Date.now() > deadline) throw new Error(`page not done after ${timeout} ms`);
-    if (state && state.playing && Date.now() >= nextShot) {
-      nextShot = Date.now() + SHOT_EVERY_MS;
+    if (shotEvery > 0 && state && state.playing && Date.now() >= nextShot) {
+      nextShot = Date.now() + shotEvery;
       const png = await page.screenshot({ type: 'png' });
       await page.evaluate((b64) => window.e2eCapture(b64), png.toString('base64'));
     }
@@ -91,7 +103,7 @@ async function playOne(context, c, shots) {
     // A page that is not player.html (the edge's own pages) is measured by a script run before its own.
     if (c.init) await page.addInitScript({ path: c.init });
     const response = await page.goto(c.url, { timeout });
-    await watch(page, await context.newCDPSession(page), timeout);
+    await watch(page, await context.newCDPSession(page), timeout, c);
     result = { ...(await page.evaluate(() => window.e2e)), httpStatus: response ? response.status() : null };
     if (shots) await page.screenshot({ path: path.join(shots, `${c.id}.png`) });
   } catch (err) {

@@ -2,7 +2,10 @@
 
 The server maps ``/e2e/`` to this folder (player page, scripts, node_modules), ``/pkg/`` to the folder of
 packages the tests made, and ``/keys/<name>`` to AES-128 keys held in memory (the edge's key URI). It
-logs every request with its status, so a failing case can say what the player fetched.
+logs every request with its status, so a failing case can say what the player fetched. ``Server.proxy``
+passes a path prefix on to another server (a live channel's supervisor), streaming each answer as it
+arrives, so the page and the channel share one origin. The live pages (``LiveCase``, ``play_live``,
+``live_problems``) are in ``live_harness``.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import json
 import logging
 import subprocess
 import threading
+import urllib.error
 import urllib.parse
-from collections.abc import Iterator, Mapping
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,8 @@ MIN_PLAYED_S = 4.0
 MIN_PICTURE_CHANGE = 2.0
 MIN_PICTURE_STD = 8.0
 
+_RUN_TIMEOUT_S = 900
+_PROXY_TIMEOUT_S = 30  # longer than any blocking playlist reload the channel holds (3 target durations)
 _TYPES = {
     ".mpd": "application/dash+xml",
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -51,9 +58,14 @@ class Server:
     packages: Path
     keys: dict[str, bytes]
     requests: list[tuple[str, int]] = field(default_factory=list)
+    upstreams: dict[str, str] = field(default_factory=dict)  # path prefix -> the origin it is passed to
 
     def fetched(self, prefix: str) -> list[tuple[str, int]]:
         return [(p, s) for p, s in self.requests if p.startswith(prefix)]
+
+    def proxy(self, prefix: str, origin: str) -> None:
+        """Pass every request under ``prefix`` (``/live/<channel>/``) on to ``origin`` (``http://host:port``)."""
+        self.upstreams[prefix] = origin.rstrip("/")
 
 
 def _handler(server: Server) -> type[http.server.SimpleHTTPRequestHandler]:
@@ -71,6 +83,10 @@ def _handler(server: Server) -> type[http.server.SimpleHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             rel = urllib.parse.urlsplit(self.path).path
+            for prefix, origin in server.upstreams.items():
+                if rel.startswith(prefix):
+                    self._pass_on(origin)
+                    return
             if rel.startswith("/keys/"):
                 key = server.keys.get(rel[len("/keys/") :])
                 if key is None:
@@ -83,6 +99,37 @@ def _handler(server: Server) -> type[http.server.SimpleHTTPRequestHandler]:
                 self.wfile.write(key)
                 return
             super().do_GET()
+
+        def do_POST(self) -> None:  # a live channel's ClearKey licence
+            rel = urllib.parse.urlsplit(self.path).path
+            for prefix, origin in server.upstreams.items():
+                if rel.startswith(prefix):
+                    self._pass_on(origin, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                    return
+            self.send_error(405)
+
+        def _pass_on(self, origin: str, body: bytes | None = None) -> None:
+            # HTTP/1.0 to the browser: the body ends when the connection closes, so a growing segment is
+            # forwarded chunk by chunk as the channel sends it, with no length known in advance. The Host
+            # goes along: the channel names absolute URLs (an MPD's licence URL) by the one it was asked by.
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("range", "host", "content-type")}
+            request = urllib.request.Request(origin + self.path, data=body, headers=headers)
+            try:
+                upstream = urllib.request.urlopen(request, timeout=_PROXY_TIMEOUT_S)
+            except urllib.error.HTTPError as exc:
+                upstream = exc
+            except OSError as exc:  # the channel is gone (stopped): what a player sees from a dead origin
+                self.send_error(502, f"upstream: {exc}")
+                return
+            with upstream:
+                self.send_response(upstream.status)
+                for name in ("Content-Type", "Content-Range", "Content-Length", "Accept-Ranges"):
+                    if upstream.headers.get(name):
+                        self.send_header(name, upstream.headers[name])
+                self.end_headers()
+                while chunk := upstream.read1(65536):
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
         def end_headers(self) -> None:
             self.send_header("Cache-Control", "no-store")
@@ -169,18 +216,34 @@ def play(
     return run_pages([{"id": c.id, "url": c.url(origin, keys.get(c.package, {}))} for c in cases], work, concurrency)
 
 
-def run_pages(pages: list[dict], work: Path, concurrency: int = 3) -> dict[str, dict]:
-    """Open each ``{"id", "url"[, "init"]}`` in one headless Chromium (e2e/run.mjs); each page's findings
-    by id. ``init``: a script run before the page's own (``PROBE`` measures pages other than player.html)."""
+def run_pages(
+    pages: list[dict], work: Path, concurrency: int = 3, *, on_line: Callable[[str], None] | None = None
+) -> dict[str, dict]:
+    """Open each ``{"id", "url"[, "init", "networkKbps", "shotEveryMs"]}`` in one headless Chromium
+    (e2e/run.mjs); each page's findings by id. ``init``: a script run before the page's own (``PROBE``
+    measures pages other than player.html). ``on_line`` is called with each line run.mjs writes to stderr
+    as it comes (its phase lines: ``e2e: <id>: phase <phase>``), on a thread of its own."""
     work.mkdir(parents=True, exist_ok=True)
     cases_file, results_file = work / "cases.json", work / "results.json"
     cases_file.write_text(json.dumps(pages))
     cmd = ["node", str(E2E_DIR / "run.mjs"), str(cases_file), str(results_file)]
     cmd += ["--concurrency", str(concurrency), "--shots", str(work / "shots")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+        try:
+            proc.wait(timeout=_RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    stderr = "".join(lines)
     if proc.returncode != 0:
-        raise RuntimeError(f"e2e/run.mjs exited {proc.returncode}:\n{proc.stderr[-4000:]}")
-    log.info("run.mjs:\n%s", proc.stderr)
+        raise RuntimeError(f"e2e/run.mjs exited {proc.returncode}:\n{stderr[-4000:]}")
+    log.info("run.mjs:\n%s", stderr)
     return json.loads(results_file.read_text())["results"]
 
 
