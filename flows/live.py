@@ -69,6 +69,7 @@ _STATUS_EVERY_S = 0.5
 _RESTART_EVERY_S = 1.0
 _PRUNE_EVERY_S = 1.0
 _STOP_WAIT_S = 20.0
+_CLOSE_MARGIN_S = 0.5  # stop: MPDs stop announcing the next segment one update period (+ this) before the end
 _END_LINGER_S = 4.0  # the ended channel is served this long after its end (two MPD update periods)
 _ARCHIVE_WAIT_S = 600.0  # joining, packaging, validating and publishing a DVR window: seconds, not minutes
 
@@ -366,9 +367,16 @@ class ChannelSupervisor:
         next_status = next_prune = 0.0
         state, said = "starting", ""
         restart_at: float | None = None
-        while not self.stopping.is_set():
+        closing_until: float | None = None
+        while True:
             self.state.refresh()
             now = time.monotonic()
+            if self.stopping.is_set():
+                if closing_until is None:  # MPDs stop announcing the next segment; players see it, then the end
+                    self.state.close_soon()
+                    closing_until = now + self.config.ladder.segment_s + _CLOSE_MARGIN_S
+                elif now >= closing_until:
+                    break
             if self.state.version != self.last_version:
                 self.last_version = self.state.version
                 self.last_media = now

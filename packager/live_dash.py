@@ -23,9 +23,13 @@ Encoder restarts: one Period per run (``id="run<k>"``), starting at the run's an
 availabilityStartTime; each run's files have names of their own (``-r<k>``), numbered from 1. A Period
 with nothing left on disk is dropped; availabilityStartTime never moves.
 
+Ending (``state.closing``, an update period before the encoder stops): no segment is announced after the
+growing one (timeline), the number form gets ``mediaPresentationDuration`` at that segment's end; else a
+player fetching it after the end gets a 404, fatal once the MPD is static (measured in dash.js and Shaka).
 Ended (``state.ended``): ``type="static"``, ``mediaPresentationDuration``, no ``minimumUpdatePeriod``,
-every segment still on disk; the first Period starts at 0 with a ``presentationTimeOffset`` at its first
-listed segment, so a presentation whose start left the window does not begin with a hole.
+every segment still on disk, on the live timeline (Periods where they were: dash.js keeps the times it
+played by, and stopped 4.5 s short of the end when the timeline was moved to start at 0). The VOD title a
+channel becomes is packaged afresh (``flows.live_vod``); this MPD serves players still watching.
 
 Encrypted channels (``state.protection``): per AdaptationSet ``ContentProtection``
 ``urn:mpeg:dash:mp4protection:2011`` (value ``cenc``/``cbcs``, ``cenc:default_KID``) and ClearKey
@@ -132,11 +136,15 @@ class _Builder:
             "minBufferTime": _dur(self.part_s),
         }
         if self.ended:
-            end = max(p.start_s + self._end_s(p) - p.offset_s for p in periods)
-            attrs["mediaPresentationDuration"] = _dur(end)
+            attrs["mediaPresentationDuration"] = _dur(max(p.start_s + self._end_s(p) for p in periods))
         else:
             attrs["minimumUpdatePeriod"] = _dur(self.segment_s)
             attrs["timeShiftBufferDepth"] = _dur(self.state.window_segments * self.segment_s)
+            if self.state.closing and self.form == "number":
+                # The clock would lead a player to the segment after the growing one: the end is that one's.
+                last = periods[-1]
+                n = max(v[-1].number for v in last.listed.values() if v)
+                attrs["mediaPresentationDuration"] = _dur(last.start_s + n * self.segment_s)
         children = [] if self.ended else [self._service_description()]  # a static MPD has no latency to keep
         children += [self._period(p, ast) for p in periods]
         if self.state.utc_timing_url:
@@ -156,14 +164,6 @@ class _Builder:
             if not any(per.values()):
                 continue  # everything of that run left the window
             out.append(_Period(run, max(0.0, self._anchor(run) - ast), 0.0, per))
-        if self.ended and out:
-            # A static presentation starts at its first segment: Period 0 at 0, the rest after it.
-            first = out[0]
-            shift = self._first_s(first)
-            base = first.start_s + shift
-            out = [_Period(first.run, 0.0, shift, first.listed)] + [
-                _Period(p.run, p.start_s - base, 0.0, p.listed) for p in out[1:]
-            ]
         return out
 
     def _listed(self, r: Rendition) -> list[LiveSegment]:
@@ -176,14 +176,6 @@ class _Builder:
         n = self.state.window_segments
         first = whole[-n].msn if len(whole) >= n else (segs[0].msn if segs else 0)
         return [s for s in segs if s.msn >= first]
-
-    def _first_s(self, p: _Period) -> float:
-        """Media seconds of the Period's first listed segment (the latest first among renditions in the number
-        form, whose startNumber is shared)."""
-        if self.form == "number":
-            n0 = max(v[0].number for v in p.listed.values() if v)
-            return (n0 - 1) * self.segment_s
-        return min(v[0].start / v[0].timescale for v in p.listed.values() if v)
 
     def _end_s(self, p: _Period) -> float:
         return max(v[-1].start / v[-1].timescale + v[-1].duration_s for v in p.listed.values() if v)
@@ -268,7 +260,8 @@ class _Builder:
             attrs["startNumber"] = 1 + round(p.offset_s / self.segment_s)
             return _el("SegmentTemplate", attrs)
         attrs["startNumber"] = segs[0].number
-        current = p.run == self.state.runs[-1] and not self.ended  # a run before a restart has no next segment
+        # A run before a restart has no next segment, nor has a channel about to end.
+        current = p.run == self.state.runs[-1] and not self.ended and not self.state.closing
         return _el("SegmentTemplate", attrs, [_el("SegmentTimeline", {}, self._timeline(segs, announce=current))])
 
     def _timeline(self, segs: list[LiveSegment], *, announce: bool) -> list[str]:

@@ -114,6 +114,7 @@ class LiveState:
         self._anchors: dict[int, float] = {}
         self._max_part_s = 0.0
         self._ended = False
+        self._closing = False
         self._read: dict[tuple[str, int], int] = {}  # (rendition, msn) -> bytes of the encoder's file read
         # cbcs: the encoder writes clear files, the state their encrypted copies (packager.live_cbcs).
         self._cbcs = CbcsCopies(self.folder / CBCS_FOLDER, key, bytes.fromhex(protection.kid)) if cbcs else None  # type: ignore[arg-type, union-attr]
@@ -273,6 +274,19 @@ class LiveState:
                     self._listeners.remove(callback)
 
         return remove
+
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`close_soon` was called: the channel ends within a segment or so."""
+        return self._closing
+
+    def close_soon(self) -> None:
+        """The channel is about to end: MPDs stop announcing a segment after the growing one (a player that
+        fetched it after the end would get 404, fatal once the MPD is static). Call it an MPD update period
+        before stopping the encoder, so players have seen it."""
+        with self._lock:
+            self._closing = True
+        self.refresh(force=True)
 
     def end(self) -> None:
         """The encoder stopped for good: close the growing segments; playlists get ``EXT-X-ENDLIST``."""

@@ -206,7 +206,8 @@ def test_ended_is_static(run0: Path, tmp_path: Path) -> None:
         assert mpd.type == "static" and mpd.duration == pytest.approx(total, abs=0.03)
         urls = [s.url.replace("$RepresentationID$", "0") for s in mpd.representations[0].segments]
         assert urls == [f"seg-0-{n}.m4s" for n in range(1, 6)] and all((run0 / u).is_file() for u in urls)
-    # Segments that left the DVR window before the end: the static presentation starts at the first kept.
+    # Segments that left the DVR window before the end: the static MPD keeps the live timeline (players that
+    # watched it live go on by the times they had), listing what is left and ending where the media ends.
     trimmed = tmp_path / "trimmed"
     shutil.copytree(run0, trimmed)
     for old in trimmed.glob("seg-*-1.m4s"):
@@ -217,15 +218,36 @@ def test_ended_is_static(run0: Path, tmp_path: Path) -> None:
         root = _xml(state.mpd(form))
         period = root.find("m:Period", M)
         assert parse_duration(period.get("start")) == 0
-        assert parse_duration(root.get("mediaPresentationDuration")) == pytest.approx(8.0, abs=0.03)
-        # The Period starts at the earliest kept sample of any rendition (the audio's segment 2 begins a little
-        # before 2 s: AAC frames do not divide 2 s), the same instant for all of them.
-        first = min(s.start / s.timescale for r in (VIDEO, AUDIO) for s in state.segments(r)[:1])
-        shift = 2.0 if form == "number" else first
-        assert 1.9 < first <= 2.0
+        assert parse_duration(root.get("mediaPresentationDuration")) == pytest.approx(10.0, abs=0.03)
         for tmpl in period.iterfind("m:AdaptationSet/m:Representation/m:SegmentTemplate", M):
-            assert int(tmpl.get("presentationTimeOffset")) == round(shift * int(tmpl.get("timescale")))
-            assert tmpl.get("startNumber") == "2"
+            assert tmpl.get("presentationTimeOffset") is None
+            assert tmpl.get("startNumber") == ("2" if form == "timeline" else "1")
+            if form == "timeline":
+                assert _timeline(tmpl)[0][0] / int(tmpl.get("timescale")) == pytest.approx(2.0, abs=0.03)
+
+
+def test_a_channel_about_to_end_announces_no_next_segment(run0: Path) -> None:
+    state = _state(run0, window_segments=3)
+    live = {form: _xml(state.mpd(form)) for form in ("timeline", "number")}
+    state.close_soon()
+    assert state.closing and not state.ended
+    for form in ("timeline", "number"):
+        root = _xml(state.mpd(form))
+        assert root.get("type") == "dynamic"
+        for before, tmpl in zip(
+            live[form].iterfind(".//m:SegmentTemplate", M), root.iterfind(".//m:SegmentTemplate", M), strict=True
+        ):
+            if form == "timeline":  # the window's segments, without the announced next one
+                assert _timeline(tmpl) == _timeline(before)[:-1]
+            else:  # the clock would name segment 6: the presentation ends with segment 5
+                assert root.get("mediaPresentationDuration") is not None
+        if form == "number":
+            assert parse_duration(root.get("mediaPresentationDuration")) == pytest.approx(10.0)
+        urls = [
+            s.url.replace("$RepresentationID$", "0")
+            for s in parse_mpd(state.mpd("timeline")).representations[0].segments
+        ]
+        assert urls == ["seg-0-3.m4s", "seg-0-4.m4s", "seg-0-5.m4s"]
 
 
 def test_encrypted_channel_signals_its_key(run0: Path, tmp_path: Path) -> None:
