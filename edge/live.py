@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
@@ -43,7 +44,7 @@ from edge.server import TOKEN_COOKIE
 from edge.tokens import TokenSigner
 from packager import LIVE_KEYS, LIVE_LICENSE, LIVE_MPDS, ChannelState, KeyStore, TitleKeys
 
-__all__ = ["LIVE_KEY", "LiveChannel", "add_live"]
+__all__ = ["LIVE_KEY", "LiveChannel", "add_live", "add_packager_routes", "open_cors"]
 
 PLAYLIST_CACHE = "max-age=1"  # a blocking answer is named by its URL (msn, part), so a cache may keep it
 MPD_CACHE = "no-cache"  # the MPD, and init segments, which ffmpeg rewrites after a restart
@@ -56,6 +57,37 @@ _INIT_FILE = re.compile(r"init-[A-Za-z0-9_.-]+\.m4s")
 _COUNT = re.compile(r"\d{1,12}")
 
 LIVE_KEY = web.AppKey("live", dict)  # channel name -> LiveChannel
+
+
+def open_cors(request: web.Request, headers: dict[str, str]) -> None:
+    """CORS for a channel's own routes (``flows.live``): any page may play it, none with credentials."""
+    if "Origin" in request.headers:
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Access-Control-Expose-Headers"] = "Content-Range, Content-Length, Accept-Ranges, Date"
+
+
+async def _preflight(request: web.Request) -> web.Response:
+    headers: dict[str, str] = {}
+    open_cors(request, headers)
+    if headers:
+        headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "Range")[:512]
+        headers["Access-Control-Max-Age"] = "600"
+    return web.Response(status=204, headers=headers)
+
+
+async def _utc_time(request: web.Request) -> web.Response:
+    # The UTCTiming source the MPD names (http-xsdate): players align their clock with the packager's.
+    now = time.time()
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return web.Response(text=text, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+
+def add_packager_routes(app: web.Application) -> None:
+    """What a channel's packager serves beside ``add_live``'s routes: ``GET /live/time`` (the http-xsdate
+    clock its MPDs name) and CORS preflights for ``/live/``."""
+    app.router.add_get("/live/time", _utc_time)
+    app.router.add_route("OPTIONS", "/live/{tail:.*}", _preflight)
 
 
 def add_live(

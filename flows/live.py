@@ -46,7 +46,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from edge.live import add_live
+from edge.live import add_live, add_packager_routes, open_cors
 from flows.live_vod import ARCHIVE_RECORD, LiveArchive, archive_channel
 from origin.config import Origin, S3Location
 from origin.live_mirror import LiveMirror, MirrorStats
@@ -309,8 +309,9 @@ class ChannelSupervisor:
         """Serve the channel until ``stopping`` is set (or SIGTERM/SIGINT with ``handle_signals``); 0 when it
         ended, 1 when it failed (the status file says why)."""
         app = web.Application()
-        app.router.add_get("/live/time", _utc_time)
-        add_live(app, {self.config.name: self.state}, keystore=self.keystore)
+        # The clock the MPDs name, and CORS for any page: the packager's routes are open (tokens are the edge's).
+        add_packager_routes(app)
+        add_live(app, {self.config.name: self.state}, keystore=self.keystore, cors=open_cors)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.config.port)
@@ -463,13 +464,6 @@ class ChannelSupervisor:
             self.out, self.state, c.ladder, title=title, encryption=c.encryption, origin=c.origin,
             publish_it=c.publish, keystore=self.keystore, cenc_key=cenc,
         )  # fmt: skip
-
-
-async def _utc_time(request: web.Request) -> web.Response:
-    # The UTCTiming source the MPD names (http-xsdate): players align their clock with the packager's.
-    now = time.time()
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-    return web.Response(text=text, headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
 
 def main(argv: list[str] | None = None) -> int:

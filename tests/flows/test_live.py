@@ -94,6 +94,12 @@ def test_a_channel_goes_live_survives_its_encoder_dying_and_ends_on_stop(live_ro
 
     master = _playlist(url + "master.m3u8")
     assert [p.uri for p in master.playlists] == ["video-0.m3u8", "video-1.m3u8"]
+    # Any page may play the channel's own routes: CORS, and the preflight a Range request needs.
+    with urllib.request.urlopen(urllib.request.Request(url + "master.m3u8", headers={"Origin": "http://a.b"})) as r:
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+    ask = {"Origin": "http://a.b", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"}
+    with urllib.request.urlopen(urllib.request.Request(url + "seg-0-1.m4s", headers=ask, method="OPTIONS")) as r:
+        assert r.status == 204 and r.headers["Access-Control-Allow-Headers"] == "range"
     assert master.playlists[0].stream_info.resolution == (320, 180)
     assert "avc1." in master.playlists[0].stream_info.codecs
 
