@@ -40,18 +40,12 @@
   const SAMPLE_MS = 250;
   const END_QUIET_MS = 6000; // awaiting the end: the playhead still this long after the channel ended = stopped
 
+  const { load, snapshot, hexToB64url, measureCaptures, clock } = window.e2eCommon; // e2e/common.js
   const video = document.getElementById('video');
-  let t0 = performance.now();
-  const ms = () => Math.round(performance.now() - t0);
-  const go = () =>
-    new Promise((resolve) => {
-      window.e2eGo = () => {
-        t0 = performance.now();
-        setTimeout(() => finish('timeout'), timeoutMs);
-        resolve();
-      };
-      e2e.ready = true;
-    });
+  const pageClock = clock();
+  const ms = pageClock.ms;
+  // Resolved by the driver once the network is set up; the players load nothing before.
+  const go = () => pageClock.go(e2e, timeoutMs, () => finish('timeout'));
   const e2e = {
     player: which,
     live: true,
@@ -86,29 +80,15 @@
   };
   const finish = (reason) => {
     if (e2e.done) return;
-    const quality = video.getVideoPlaybackQuality();
     if (stallStart !== null) closeStall();
     Object.assign(e2e, {
       phase: 'done',
       doneReason: reason,
       elapsedMs: ms(),
-      currentTime: video.currentTime,
-      playedSeconds: playedSeconds(),
-      totalVideoFrames: quality.totalVideoFrames,
-      droppedVideoFrames: quality.droppedVideoFrames,
-      videoError: video.error ? `${video.error.code}: ${video.error.message}` : null,
-      readyState: video.readyState,
+      ...snapshot(video),
       done: true,
     });
   };
-  const playedSeconds = () => {
-    let total = 0;
-    for (let i = 0; i < video.played.length; i++) total += video.played.end(i) - video.played.start(i);
-    return total;
-  };
-  const hexToB64url = (hex) =>
-    btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))))
-      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   const isoSeconds = (text) => {
     const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?$/.exec(text || 'PT0S');
     return m ? (+m[1] || 0) * 86400 + (+m[2] || 0) * 3600 + (+m[3] || 0) * 60 + (+m[4] || 0) : 0;
@@ -116,25 +96,7 @@
   const mpdDate = () => (e2e.mpd ? e2e.mpd.availabilityStartTime + (e2e.mpd.periodStart + video.currentTime) * 1000 : null);
 
   // --- what the viewer sees (the driver's screenshots, as in player.js) --------------------------------
-  const canvas = document.createElement('canvas');
-  canvas.width = 64;
-  canvas.height = 36;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  let firstLuma = null;
-  window.e2eCapture = async (pngBase64) => {
-    const mediaTime = video.currentTime;
-    const blob = await (await fetch(`data:image/png;base64,${pngBase64}`)).blob();
-    ctx.drawImage(await createImageBitmap(blob), 0, 0, canvas.width, canvas.height);
-    const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    const luma = new Float32Array(px.length / 4);
-    for (let i = 0; i < luma.length; i++) luma[i] = 0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2];
-    const mean = luma.reduce((a, b) => a + b, 0) / luma.length;
-    const std = Math.sqrt(luma.reduce((a, b) => a + (b - mean) ** 2, 0) / luma.length);
-    if (firstLuma === null) firstLuma = luma;
-    let diff = 0;
-    for (let i = 0; i < luma.length; i++) diff += Math.abs(luma[i] - firstLuma[i]);
-    e2e.captures.push({ mediaTime, mean, std, diffFromFirst: diff / luma.length });
-  };
+  measureCaptures(video, e2e);
 
   // --- stalls, rate, frames -------------------------------------------------------------------------
   let stallStart = null;
@@ -251,14 +213,6 @@
     finish(how === 'ended' ? 'ended' : 'stopped at the end');
   };
 
-  const load = (src) =>
-    new Promise((resolve, reject) => {
-      const s = document.createElement('script');
-      s.src = src;
-      s.onload = resolve;
-      s.onerror = () => reject(new Error(`cannot load ${src}`));
-      document.head.appendChild(s);
-    });
   async function readMpd() {
     const text = await (await fetch(manifest, { cache: 'no-store' })).text();
     const doc = new DOMParser().parseFromString(text, 'application/xml');

@@ -20,19 +20,12 @@
   const timeoutMs = Number(q.get('timeout') || 30000);
   const LOW_ESTIMATE_BPS = 100e3;
 
+  const { load, snapshot, hexToB64url, measureCaptures, clock } = window.e2eCommon; // e2e/common.js
   const video = document.getElementById('video');
-  let t0 = performance.now();
-  const ms = () => Math.round(performance.now() - t0);
-  // Resolved by the driver once the network is set up; the players load nothing from the package before.
-  const go = () =>
-    new Promise((resolve) => {
-      window.e2eGo = () => {
-        t0 = performance.now();
-        setTimeout(() => finish('timeout'), timeoutMs);
-        resolve();
-      };
-      e2e.ready = true;
-    });
+  const pageClock = clock();
+  const ms = pageClock.ms;
+  // Resolved by the driver once the network is set up; the players load nothing before.
+  const go = () => pageClock.go(e2e, timeoutMs, () => finish('timeout'));
   const e2e = {
     player: which,
     version: null,
@@ -56,52 +49,17 @@
   };
   const finish = (reason) => {
     if (e2e.done) return;
-    const quality = video.getVideoPlaybackQuality();
     Object.assign(e2e, {
       doneReason: reason,
       elapsedMs: ms(),
-      currentTime: video.currentTime,
-      playedSeconds: playedSeconds(),
-      totalVideoFrames: quality.totalVideoFrames,
-      droppedVideoFrames: quality.droppedVideoFrames,
-      videoError: video.error ? `${video.error.code}: ${video.error.message}` : null,
-      readyState: video.readyState,
+      ...snapshot(video),
       done: true,
     });
   };
-  const playedSeconds = () => {
-    let total = 0;
-    for (let i = 0; i < video.played.length; i++) total += video.played.end(i) - video.played.start(i);
-    return total;
-  };
-  const hexToB64url = (hex) =>
-    btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))))
-      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
   // --- what the viewer sees ---------------------------------------------------------------------------
-  // The driver (run.mjs) screenshots the page about once a second and hands each PNG to e2eCapture:
-  // drawing the <video> into a canvas gives black for encrypted media (EME), a screenshot shows what a
-  // viewer sees. Each capture is reduced to 64x36 greyscale and compared with the first one.
-  const canvas = document.createElement('canvas');
-  canvas.width = 64;
-  canvas.height = 36;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  let firstLuma = null;
-
-  window.e2eCapture = async (pngBase64) => {
-    const mediaTime = video.currentTime;
-    const blob = await (await fetch(`data:image/png;base64,${pngBase64}`)).blob();
-    ctx.drawImage(await createImageBitmap(blob), 0, 0, canvas.width, canvas.height);
-    const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    const luma = new Float32Array(px.length / 4);
-    for (let i = 0; i < luma.length; i++) luma[i] = 0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2];
-    const mean = luma.reduce((a, b) => a + b, 0) / luma.length;
-    const std = Math.sqrt(luma.reduce((a, b) => a + (b - mean) ** 2, 0) / luma.length);
-    if (firstLuma === null) firstLuma = luma;
-    let diff = 0;
-    for (let i = 0; i < luma.length; i++) diff += Math.abs(luma[i] - firstLuma[i]);
-    e2e.captures.push({ mediaTime, mean, std, diffFromFirst: diff / luma.length });
-  };
+  // The driver (run.mjs) screenshots the page about once a second and hands each PNG to e2eCapture.
+  measureCaptures(video, e2e);
 
   const onFrame = (now, meta) => {
     if (e2e.done) return;
@@ -124,14 +82,6 @@
   video.addEventListener('error', () => fail(`video element: ${video.error && video.error.code}: ${video.error && video.error.message}`));
   video.addEventListener('ended', () => finish('ended'));
 
-  const load = (src) =>
-    new Promise((resolve, reject) => {
-      const s = document.createElement('script');
-      s.src = src;
-      s.onload = resolve;
-      s.onerror = () => reject(new Error(`cannot load ${src}`));
-      document.head.appendChild(s);
-    });
 
   // --- the players --------------------------------------------------------------------------------------
   async function shakaPlay() {

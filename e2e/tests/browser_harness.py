@@ -271,19 +271,7 @@ def playback_problems(r: Mapping) -> list[str]:
         found.append(f"playback stalled: {r.get('currentTime', 0):.2f} s reached in {r.get('elapsedMs')} ms")
     if r.get("fatal"):
         found.append(f"fatal player error: {r['fatal']}")
-    if r.get("videoError"):
-        found.append(f"video element error: {r['videoError']}")
-    if r.get("pageErrors"):
-        found.append(f"page errors: {r['pageErrors']}")
-    first = r.get("firstFrameMs")
-    if first is None:
-        found.append("no frame was ever presented")
-    elif first > FIRST_FRAME_MS:
-        found.append(f"first frame after {first} ms (limit {FIRST_FRAME_MS})")
-    if (r.get("playedSeconds") or 0) < MIN_PLAYED_S:
-        found.append(f"only {r.get('playedSeconds') or 0:.2f} s of media played (need {MIN_PLAYED_S:g})")
-    if not r.get("totalVideoFrames"):
-        found.append("no video frame was decoded")
+    found += page_problems(r, first_frame_ms=FIRST_FRAME_MS, min_played_s=MIN_PLAYED_S)
     captures = r.get("captures") or []
     change = max((c["diffFromFirst"] for c in captures), default=0.0)
     if change <= MIN_PICTURE_CHANGE:
@@ -291,4 +279,24 @@ def playback_problems(r: Mapping) -> list[str]:
     flat = [c for c in captures if c["std"] < MIN_PICTURE_STD]
     if flat:
         found.append(f"{len(flat)} of {len(captures)} captures are flat (blank or garbage)")
+    return found
+
+
+def page_problems(r: Mapping, *, first_frame_ms: int, min_played_s: float) -> list[str]:
+    """What any player page (VOD or live) calls broken: a video element or page error, no first frame
+    within ``first_frame_ms``, less than ``min_played_s`` played, no decoded frame."""
+    found = []
+    if r.get("videoError"):
+        found.append(f"video element error: {r['videoError']}")
+    if r.get("pageErrors"):
+        found.append(f"page errors: {r['pageErrors']}")
+    first = r.get("firstFrameMs")
+    if first is None:
+        found.append("no frame was ever presented")
+    elif first > first_frame_ms:
+        found.append(f"first frame after {first} ms (limit {first_frame_ms})")
+    if (r.get("playedSeconds") or 0) < min_played_s:
+        found.append(f"only {r.get('playedSeconds') or 0:.2f} s of media played (need {min_played_s:g})")
+    if not r.get("totalVideoFrames"):
+        found.append("no video frame was decoded")
     return found

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import m3u8
-from browser_harness import MIN_PICTURE_CHANGE, MIN_PICTURE_STD, run_pages
+from browser_harness import MIN_PICTURE_CHANGE, MIN_PICTURE_STD, page_problems, run_pages
 
 from packager import parse_mpd
 from packager.mpd import parse_duration
@@ -176,19 +176,7 @@ def live_problems(case: LiveCase, r: Mapping) -> list[str]:
         found.append(f"the page timed out in phase {r.get('phase')}: {r.get('currentTime', 0):.2f} s reached")
     if r.get("fatal") and r.get("fatalPhase") != AWAITING_END:  # one while the channel ends: end_problems
         found.append(f"fatal player error (phase {r.get('fatalPhase')}): {r['fatal']}")
-    if r.get("videoError"):
-        found.append(f"video element error: {r['videoError']}")
-    if r.get("pageErrors"):
-        found.append(f"page errors: {r['pageErrors']}")
-    first = r.get("firstFrameMs")
-    if first is None:
-        found.append("no frame was ever presented")
-    elif first > LIVE_FIRST_FRAME_MS:
-        found.append(f"first frame after {first} ms (limit {LIVE_FIRST_FRAME_MS})")
-    if (r.get("playedSeconds") or 0) < LIVE_MIN_PLAYED_S:
-        found.append(f"only {r.get('playedSeconds') or 0:.2f} s of media played (need {LIVE_MIN_PLAYED_S:g})")
-    if not r.get("totalVideoFrames"):
-        found.append("no video frame was decoded")
+    found += page_problems(r, first_frame_ms=LIVE_FIRST_FRAME_MS, min_played_s=LIVE_MIN_PLAYED_S)
     if not latencies(case, r):
         found.append("no latency was measured at the live edge")
     captures = r.get("captures") or []
