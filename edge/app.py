@@ -78,7 +78,14 @@ def make_app(config: EdgeConfig, *, live: Mapping[str, ChannelState] | None = No
             keystore=config.keystore,
         )
     elif config.live_dir is not None:
-        add_live_relay(app, config.live_dir, signer=config.signer, require_tokens=config.require_tokens, cors=edge.cors)
+        add_live_relay(
+            app,
+            config.live_dir,
+            signer=config.signer,
+            require_tokens=config.require_tokens,
+            cors=edge.cors,
+            keystore=config.keystore,
+        )
     app.router.add_route("OPTIONS", "/{tail:.*}", edge.preflight)
 
     async def close(_app: web.Application) -> None:

@@ -16,6 +16,10 @@ This is the tier players meet when they do not talk to a channel's packager them
   every answer streamed from it without its final chunk, so no player takes part of a segment for all.
 - Tokens as for VOD (``edge.tokens``): a token scoped ``/live/<channel>/`` covers the channel, in the
   ``token`` query or the edge's cookie.
+- Keys (``POST /live/<ch>/license``, ``GET /live/<ch>/key/<kid>``) are this edge's own, from its key
+  store (the channel's title's, as ``edge.keys`` serves VOD's), always to a token (an edge without a
+  secret serves none), never relayed nor kept. The incoming ``Host`` goes upstream with playlists and
+  MPDs, so the licence URL an MPD names is this edge's (answers are kept per host).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from aiohttp import web
 from edge.cache import Coalescer
 from edge.errors import BadToken
 from edge.http import RangeNotSatisfiable, parse_range
+from edge.keys import key_response, licence_response, load_keys, parse_kid, read_licence_request
 from edge.server import TOKEN_COOKIE
 from edge.tokens import TokenSigner
+from packager import LIVE_KEYS, LIVE_LICENSE, KeyStore
 
 __all__ = ["LIVE_RELAY_KEY", "LiveRelay", "add_live_relay"]
 
@@ -87,9 +93,11 @@ class LiveRelay:
         segment_bytes: int = 64 << 20,
         hold_s: float = 12.0,
         cors: Callable[[web.Request, dict[str, str]], None] | None = None,
+        keystore: KeyStore | None = None,
     ) -> None:
         self.live_dir = live_dir
         self.cors = cors
+        self.keystore = keystore
         self.signer = signer
         self.require_tokens = require_tokens
         self.segment_bytes = segment_bytes
@@ -123,9 +131,9 @@ class LiveRelay:
 
     # --- requests ----------------------------------------------------------------------------------------
 
-    def _authorise(self, request: web.Request) -> None:
+    def _authorise(self, request: web.Request, *, keys: bool = False) -> None:
         token = request.query.get("token") or request.cookies.get(TOKEN_COOKIE)
-        if not self.require_tokens:
+        if not (self.require_tokens or keys):  # keys always need a token, as VOD's do (edge.keys)
             return
         if self.signer is None:
             raise web.HTTPForbidden(text="forbidden: this edge has no token secret\n")
@@ -147,7 +155,7 @@ class LiveRelay:
         url = base + file + ("?" + "&".join(f"{k}={v}" for k, v in sorted(query.items())) if query else "")
         if _SEGMENT.fullmatch(file):
             return await self._segment(request, url)
-        answer = await self._small(url)
+        answer = await self._small(url, request.host)
         headers = dict(answer.headers)
         if self.cors is not None:
             self.cors(request, headers)
@@ -157,17 +165,18 @@ class LiveRelay:
             response.set_cookie(TOKEN_COOKIE, token, path=f"/live/{channel}/", httponly=True, samesite="Lax")
         return response
 
-    async def _small(self, url: str) -> _Small:
-        kept = self.kept.get(url)
+    async def _small(self, url: str, host: str) -> _Small:
+        key = f"{host} {url}"
+        kept = self.kept.get(key)
         if kept is not None and kept[0] > time.monotonic():
             return kept[1]
-        answer, _joined = await self.small.run(url, lambda: self._fetch_small(url))
+        answer, _joined = await self.small.run(key, lambda: self._fetch_small(url, host, key))
         return answer
 
-    async def _fetch_small(self, url: str) -> _Small:
+    async def _fetch_small(self, url: str, host: str, key: str) -> _Small:
         self.upstream_requests += 1
         try:
-            async with self._client().get(url) as r:
+            async with self._client().get(url, headers={"Host": host}) as r:
                 body = await r.read()
                 headers = {k: r.headers[k] for k in _PASSED if k in r.headers}
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -175,10 +184,34 @@ class LiveRelay:
         answer = _Small(r.status, headers, body)
         m = _MAX_AGE.search(headers.get("Cache-Control", ""))
         if r.status == 200 and m and int(m.group(1)) > 0:
-            self.kept[url] = (time.monotonic() + int(m.group(1)), answer)
+            self.kept[key] = (time.monotonic() + int(m.group(1)), answer)
             while len(self.kept) > _KEPT:
                 self.kept.popitem(last=False)
         return answer
+
+    # --- keys: this edge's own ------------------------------------------------------------------------
+
+    def _key_request(self, request: web.Request) -> tuple[str, dict[str, str]]:
+        channel = request.match_info["channel"]
+        if not _CHANNEL.fullmatch(channel):
+            raise web.HTTPNotFound(text="no such live channel\n")
+        self._authorise(request, keys=True)
+        headers: dict[str, str] = {}
+        if self.cors is not None:
+            self.cors(request, headers)
+        return channel, headers
+
+    async def licence(self, request: web.Request) -> web.Response:
+        """``POST /live/<ch>/license``: a ClearKey licence for the channel's key (``edge.keys``)."""
+        channel, headers = self._key_request(request)
+        wanted = await read_licence_request(request)
+        return licence_response(await load_keys(self.keystore, channel), wanted, headers)
+
+    async def key(self, request: web.Request) -> web.Response:
+        """``GET /live/<ch>/key/<kid>``: the key's 16 raw bytes."""
+        channel, headers = self._key_request(request)
+        kid = parse_kid(request.match_info["kid"])
+        return key_response(await load_keys(self.keystore, channel), kid, headers)
 
     def _client(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
@@ -318,11 +351,15 @@ def add_live_relay(
     signer: TokenSigner | None = None,
     require_tokens: bool = False,
     cors: Callable[[web.Request, dict[str, str]], None] | None = None,
+    keystore: KeyStore | None = None,
 ) -> LiveRelay:
-    """Mount ``GET|HEAD /live/<channel>/<file>`` on ``app``, relayed to the channels of ``live_dir``."""
-    relay = LiveRelay(live_dir, signer=signer, require_tokens=require_tokens, cors=cors)
+    """Mount ``GET|HEAD /live/<channel>/<file>`` on ``app``, relayed to the channels of ``live_dir``, and
+    the channels' keys from ``keystore``."""
+    relay = LiveRelay(live_dir, signer=signer, require_tokens=require_tokens, cors=cors, keystore=keystore)
     app[LIVE_RELAY_KEY] = relay
     app.router.add_get("/live/{channel}/{file}", relay.handle)
+    app.router.add_post(f"/live/{{channel}}/{LIVE_LICENSE}", relay.licence)
+    app.router.add_get(f"/live/{{channel}}/{LIVE_KEYS}/{{kid}}", relay.key, allow_head=False)
 
     async def close(_app: web.Application) -> None:
         await relay.close()

@@ -9,6 +9,7 @@ chunk, as tests/edge/test_live.py does); the relay finds it through the channel'
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from edge.app import make_app
 from edge.tokens import TokenSigner
-from packager import ChannelState
+from packager import ChannelState, KeyStore, LiveProtection, TrackClass
 from tests.edge.aio import aio, until
 from tests.edge.harness import serve
 from tests.edge.test_live import CH, PART_S, SEG_S, VIDEO, Feed, config, get
@@ -145,3 +146,33 @@ async def test_channels_off_the_air_and_tokens(channel):
         assert status == 200 and b"#EXTM3U" in body
         # The token rides along as a cookie for the files the playlists name.
         assert (await get(s, f"{edge}/live/{CH}/init-0.m4s"))[0] == 200
+
+
+@aio
+async def test_an_encrypted_channels_keys_come_from_the_edge_to_a_token(source, tmp_path):
+    keystore = KeyStore(tmp_path / "keys")
+    key = keystore.get_or_create(CH).for_class(TrackClass.SD)
+    feed = Feed(source, tmp_path / "media")
+    feed.whole("seg-0-1.m4s", "seg-1-1.m4s")
+    state = ChannelState(
+        feed.folder, segment_s=SEG_S, part_s=PART_S, window_segments=6, protection=LiveProtection("cenc", key.kid)
+    )
+    state.refresh()
+    live = tmp_path / "live"
+    signer = TokenSigner(b"k" * 32)
+    relay = make_app(config(live_dir=live, signer=signer, keystore=keystore))  # content open, keys never
+    async with serve(_packager(state)) as up, serve(relay) as edge, aiohttp.ClientSession() as s:
+        _on_air(live, up)
+        token = signer.sign(f"/live/{CH}/", ttl=60)
+        # The MPD names this edge's licence URL (the Host went upstream with the request).
+        status, _, body = await get(s, f"{edge}/live/{CH}/manifest.mpd")
+        assert status == 200 and f'<dashif:Laurl Lic_type="EME-1.0">{edge}/live/{CH}/license<'.encode() in body
+        assert (await get(s, f"{edge}/live/{CH}/key/{key.kid}"))[0] == 403  # no token
+        status, h, body = await get(s, f"{edge}/live/{CH}/key/{key.kid}", params={"token": token})
+        assert status == 200 and body == key.key_bytes and h["Cache-Control"] == "no-store"
+        kid = base64.urlsafe_b64encode(key.kid_bytes).rstrip(b"=").decode()
+        url = f"{edge}/live/{CH}/license?token={token}"
+        async with s.post(url, json={"kids": [kid], "type": "temporary"}) as r:
+            assert r.status == 200 and (await r.json())["keys"][0]["kid"] == kid
+        async with s.post(f"{edge}/live/{CH}/license", json={"kids": [kid], "type": "temporary"}) as r:
+            assert r.status == 403
