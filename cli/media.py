@@ -39,7 +39,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return 0
     print(f"{info.path}: {info.container}, {fmt(info.duration)} s, {info.size_bytes} bytes")
     if v := info.video:
-        flags = [f for f, on in (("VFR", v.vfr), ("interlaced", v.interlaced), (v.hdr.upper(), v.hdr != "sdr")) if on]
+        hdr = v.colour.dynamic_range.upper()
+        flags = [f for f, on in (("VFR", v.vfr), ("interlaced", v.interlaced), (hdr, hdr != "SDR")) if on]
         print(
             f"  video #{v.index}: {v.codec} {v.width}x{v.height} SAR {v.sar} {fmt(v.fps, 3)} fps "
             f"{v.pix_fmt} {v.bit_depth}-bit {' '.join(flags)}".rstrip()

@@ -39,7 +39,7 @@ from pathlib import Path
 from pipeline.encode_args import audio_command, audio_suffixes, video_command
 from pipeline.encode_run import run_encode
 from pipeline.packets import Measured, measure
-from pipeline.probe import MediaInfo, parse_rate, probe, require_video
+from pipeline.probe import MediaInfo, parse_rate, probe, require_honest_colour, require_video
 from pipeline.renditions import DEFAULT_AUDIO, AudioRendition, EncodedFile, EncodeResult, Rendition, TitleSpec
 from vodflow.errors import DecodeError, ProbeError, UnsupportedMedia, UsageError
 
@@ -88,11 +88,13 @@ def plan_title(
     """Check the source and the rungs together; return the title settings, the rungs as they will be
     encoded (even sizes) and the warnings so far.
 
-    Raises ``NoVideoStream``/``UnsupportedMedia`` (no usable video, no frame rate), ``ProbeError`` (a
+    Raises ``NoVideoStream``/``UnsupportedMedia`` (no usable video, no frame rate, colour metadata that
+    lies: ``BadColourMetadata``), ``ProbeError`` (a
     header that promises more media than the file holds) and ``UsageError`` (no rung, GOP lengths that
     differ, two rungs writing the same file).
     """
     v = require_video(info)
+    require_honest_colour(info)
     _check_header(src, info)
     rate = parse_rate(v.frame_rate) or parse_rate(v.avg_frame_rate)
     if rate is None:
@@ -108,8 +110,9 @@ def plan_title(
         warnings.append(f"{src}: variable frame rate; encoded at a constant {float(rate):g} fps")
     if v.interlaced:
         warnings.append(f"{src}: interlaced ({v.field_order}); deinterlaced with bwdif")
-    if v.hdr != "sdr":
-        warnings.append(f"{src}: {v.hdr.upper()} source encoded without tone mapping; colours will be off")
+    if v.colour.dynamic_range != "sdr":
+        kind = v.colour.dynamic_range.upper()
+        warnings.append(f"{src}: {kind} source ({v.colour.transfer}) encoded without tone mapping; colours will be off")
     sar = parse_rate((v.sar or "1:1").replace(":", "/")) or Fraction(1)
     display_aspect = v.width * sar / v.height
     rungs: list[Rendition] = []

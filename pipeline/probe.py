@@ -9,18 +9,28 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.ffprobe import ffprobe
-from vodflow.errors import NoVideoStream, ProbeError, ProcessTimeout, UnsupportedMedia, UsageError
+from pipeline.probe_colour import Colour, colour_from, colour_problem, wants_first_frame
+from vodflow.errors import (
+    BadColourMetadata,
+    NoVideoStream,
+    ProbeError,
+    ProcessTimeout,
+    UnsupportedMedia,
+    UsageError,
+)
 from vodflow.records import Record
 
 __all__ = [
     "MAX_PIXELS",
     "MAX_SIDE",
     "AudioStream",
+    "Colour",
     "MediaInfo",
     "SubtitleStream",
     "VideoStream",
     "parse_rate",
     "probe",
+    "require_honest_colour",
     "require_video",
 ]
 
@@ -81,7 +91,8 @@ class VideoStream(Record):
     color_transfer: str | None = None
     color_matrix: str | None = None
     color_range: str | None = None
-    hdr: HDRKind = "sdr"
+    hdr: HDRKind = "sdr"  # what the transfer tag says; ``colour`` holds the verdict and the HDR metadata
+    colour: Colour = Colour()
     field_order: FieldOrder = "unknown"
     duration: float | None = None
     frames: int | None = None
@@ -145,7 +156,7 @@ def _hdr(transfer: str | None) -> HDRKind:
     return {"smpte2084": "pq", "arib-std-b67": "hlg"}.get(transfer or "", "sdr")  # type: ignore[return-value]
 
 
-def _video(s: dict[str, Any]) -> VideoStream:
+def _video(s: dict[str, Any], frame: dict[str, Any] | None, frame_read: bool | None) -> VideoStream:
     r = parse_rate(s.get("r_frame_rate"))
     avg = parse_rate(s.get("avg_frame_rate"))
     nominal = r if r is not None and r <= _MAX_PLAUSIBLE_FPS else avg
@@ -171,6 +182,7 @@ def _video(s: dict[str, Any]) -> VideoStream:
         color_matrix=s.get("color_space"),
         color_range=s.get("color_range"),
         hdr=_hdr(s.get("color_transfer")),
+        colour=colour_from(s, _bit_depth(s), frame, frame_read=frame_read),
         field_order=field if field in ("progressive", "tt", "bb", "tb", "bt") else "unknown",
         duration=_float(s.get("duration")) or _tag_duration(tags),
         frames=_int(s.get("nb_frames")),
@@ -216,14 +228,22 @@ def _subtitle(s: dict[str, Any]) -> SubtitleStream:
     )
 
 
-def parse_ffprobe(path: str, size: int, doc: dict[str, Any]) -> MediaInfo:
-    """Build a ``MediaInfo`` from ffprobe's JSON (``-show_format -show_streams``)."""
-    streams = doc.get("streams") or []
-    fmt = doc.get("format") or {}
+def _video_stream(streams: list[dict[str, Any]]) -> dict[str, Any] | None:
     videos = [
         s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
     ]  # cover art is not the video
-    video = _video(videos[0]) if videos else None
+    return videos[0] if videos else None
+
+
+def parse_ffprobe(
+    path: str, size: int, doc: dict[str, Any], first_frame: dict[str, Any] | None = None, frame_read: bool | None = None
+) -> MediaInfo:
+    """Build a ``MediaInfo`` from ffprobe's JSON (``-show_format -show_streams``) and, for an HDR video, its
+    first frame (``-show_frames -read_intervals %+#1``; ``frame_read`` False when ffprobe could not decode it)."""
+    streams = doc.get("streams") or []
+    fmt = doc.get("format") or {}
+    vs = _video_stream(streams)
+    video = _video(vs, first_frame, frame_read) if vs is not None else None
     audio = [_audio(s) for s in streams if s.get("codec_type") == "audio"]
     subs = [_subtitle(s) for s in streams if s.get("codec_type") == "subtitle"]
     duration = _float(fmt.get("duration"))
@@ -289,10 +309,26 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         )
     except ProcessTimeout as exc:
         raise ProbeError(p, _explain(exc.stderr_tail, p)) from exc
-    info = parse_ffprobe(str(p), p.stat().st_size, doc)
+    vs = _video_stream(doc.get("streams") or [])
+    frame, frame_read = None, None
+    if vs is not None and wants_first_frame(vs):
+        frame, frame_read = _first_frame(p, vs["index"])
+    info = parse_ffprobe(str(p), p.stat().st_size, doc, frame, frame_read)
     if info.video is None and not info.audio:
         raise ProbeError(p, "no audio or video streams")
     return info
+
+
+def _first_frame(p: Path, index: int) -> tuple[dict[str, Any] | None, bool]:
+    """The first decoded frame of stream ``index`` (its side data: mastering display, light level), and
+    whether ffprobe could decode one (8.1's has no software AV1 decoder)."""
+    args = ["-select_streams", str(index), "-show_frames", "-read_intervals", "%+#1"]
+    try:
+        doc = ffprobe(p, *args, "-show_entries", "frame=stream_index:frame_side_data", timeout=_PROBE_TIMEOUT_S)
+    except (ProbeError, ProcessTimeout):
+        return None, False
+    frames = doc.get("frames") or []
+    return (frames[0], True) if frames else (None, False)
 
 
 def require_video(info: MediaInfo) -> VideoStream:
@@ -311,3 +347,10 @@ def require_video(info: MediaInfo) -> VideoStream:
             info.path, f"frame size {v.width}x{v.height} is too large (at most {MAX_SIDE} px a side, 8K UHD in area)"
         )
     return v
+
+
+def require_honest_colour(info: MediaInfo) -> None:
+    """Refuse a source whose colour tags or HDR metadata lie (``probe_colour.colour_problem``): raises
+    ``BadColourMetadata`` naming the file and the lie. A source, not a rendition: QA and encode call it."""
+    if info.video is not None and (problem := colour_problem(info.video.colour)):
+        raise BadColourMetadata(info.path, problem)

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from pipeline.ffmpeg import run_ffmpeg
-from pipeline.probe import AudioStream, MediaInfo, VideoStream, probe, require_video
+from pipeline.probe import AudioStream, MediaInfo, VideoStream, probe, require_honest_colour, require_video
 from pipeline.qa_checks import all_checks, check
 from pipeline.qa_log import LogParser, QAMeasures
 from pipeline.qa_records import Check, QAPolicy, QAReport
-from vodflow.errors import EncoderOptionError, NoVideoStream, ProcessError, UnsupportedMedia
+from vodflow.errors import BadColourMetadata, EncoderOptionError, NoVideoStream, ProcessError, UnsupportedMedia
 
 __all__ = ["qa"]
 
@@ -34,8 +34,9 @@ __all__ = ["qa"]
 def qa(path: str | os.PathLike[str], policy: QAPolicy | None = None, *, show_progress: bool = True) -> QAReport:
     """Check the source at ``path`` against ``policy`` and return a ``QAReport``.
 
-    A file without video or with a frame size outside the limits is refused without decoding (a failing
-    ``video`` or ``resolution`` check); anything else is decoded once. Raises ``UsageError`` and
+    A file without video, with a frame size outside the limits or with colour metadata that lies is refused
+    without decoding (a failing ``video``, ``resolution`` or ``colour`` check); anything else is decoded
+    once. Raises ``UsageError`` and
     ``ProbeError`` (from ``probe``) for a path that is not a readable media file, ``ToolError`` when
     ffmpeg is unusable and ``EncoderOptionError`` if ffmpeg refused our arguments.
     """
@@ -58,6 +59,10 @@ def qa(path: str | os.PathLike[str], policy: QAPolicy | None = None, *, show_pro
         return report([check("video", "fail", None, f"{exc.problem}: a title needs a picture")], None)
     except UnsupportedMedia as exc:
         return report([check("resolution", "fail", None, exc.problem)], None)
+    try:
+        require_honest_colour(media)
+    except BadColourMetadata as exc:
+        return report([check("colour", "fail", video.colour.dynamic_range, exc.problem)], None)
 
     audio = _main_audio(media.audio)
     m = _measure(media, video, audio, policy, show_progress=show_progress)

@@ -4,6 +4,7 @@ turned into a ``Check`` with a severity and a one-line reason."""
 from __future__ import annotations
 
 from pipeline.probe import AudioStream, MediaInfo, VideoStream
+from pipeline.probe_colour import colour_gaps, describe
 from pipeline.qa_log import QAMeasures
 from pipeline.qa_records import Check, QAPolicy, Severity
 
@@ -24,7 +25,8 @@ def all_checks(
     media: MediaInfo, video: VideoStream, audio: AudioStream | None, m: QAMeasures, p: QAPolicy
 ) -> list[Check]:
     """Every check of a decoded title, in report order: decode, picture, duration, stretches, audio."""
-    checks = [_decode(m, p), _resolution(video), _frame_rate(video, p), _vfr(video, m, p), _interlacing(video, m, p)]
+    checks = [_decode(m, p), _resolution(video), _colour(video), _frame_rate(video, p), _vfr(video, m, p)]
+    checks.append(_interlacing(video, m, p))
     if m.stopped is None and m.decoded_seconds is not None:
         checks += [_duration(m.decoded_seconds, p), _container_duration(media.duration, m.decoded_seconds, p)]
     if m.video_seconds:
@@ -80,6 +82,14 @@ def _resolution(v: VideoStream) -> Check:
     if v.width % 2 or v.height % 2:
         return check("resolution", "warn", size, f"odd frame size {size}: 4:2:0 encoding needs even sides")
     return check("resolution", "info", size, f"{size}, sample aspect ratio {v.sar}")
+
+
+def _colour(v: VideoStream) -> Check:
+    # The lies were refused before decoding (``require_honest_colour``); what is left is a verdict or a gap.
+    c = v.colour
+    if gaps := colour_gaps(c):
+        return check("colour", "warn", c.dynamic_range, f"{describe(c)}: {'; '.join(gaps)}")
+    return check("colour", "info", c.dynamic_range, describe(c))
 
 
 def _frame_rate(v: VideoStream, p: QAPolicy) -> Check:

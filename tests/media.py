@@ -9,6 +9,7 @@ import struct
 from pathlib import Path
 
 from pipeline.ffmpeg import run_ffmpeg
+from vodflow import tools
 
 TONE = "aevalsrc='0.1*sin(2*PI*440*t)|0.1*sin(2*PI*660*t)':s=48000"
 
@@ -345,6 +346,89 @@ def multilang(d: Path, *, seconds: float = 2.0, fps: int = 25) -> Path:
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-c:s", "mov_text",
         "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata:s:s:0", "language=eng",
+        out,
+    )  # fmt: skip
+    return out
+
+
+# --- colour: HDR10, HLG, 10-bit SDR and sources whose colour metadata lies (issue 16) ----------------
+
+# A P3-D65 mastering display of 1000 cd/m² peak and 0.005 cd/m² black, in x265's units (0.00002 for the
+# chromaticities, 0.0001 cd/m² for the luminances); ffprobe prints them back as "34000/50000", "50/10000".
+MASTER_DISPLAY = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
+MASTER_DISPLAY_DARK = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(0,0)"
+
+
+def x265_clip(
+    d: Path,
+    name: str,
+    *,
+    primaries: str = "bt2020",
+    transfer: str = "smpte2084",
+    matrix: str = "bt2020nc",
+    master_display: str | None = MASTER_DISPLAY,
+    max_cll: str | None = "1000,400",
+    size: str = "64x64",
+    seconds: float = 1.0,
+) -> Path:
+    """A 10-bit HEVC clip (FFmpeg 6.0's libx265) tagged ``primaries``/``transfer``/``matrix`` in its VUI, with
+    the mastering display and MaxCLL,MaxFALL SEI when given; video only. The HDR10 default."""
+    params = [f"log-level=error:colorprim={primaries}:transfer={transfer}:colormatrix={matrix}"]
+    if master_display:
+        params.append(f"master-display={master_display}")
+    if max_cll:
+        params.append(f"max-cll={max_cll}")
+    if master_display or max_cll:
+        params.append("hdr10=1")
+    out = d / name
+    run_ffmpeg(
+        ["-y", "-f", "lavfi", "-i", f"testsrc2=s={size}:r=25:d={seconds}", "-pix_fmt", "yuv420p10le",
+         "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", ":".join(params), str(out)],
+        show_progress=False,
+        tool=tools.Tool.FFMPEG_VMAF,
+    )  # fmt: skip
+    return out
+
+
+def hdr10(d: Path) -> Path:
+    """HDR10: PQ, BT.2020, 10-bit, the P3 1000 cd/m² mastering display, MaxCLL 1000 and MaxFALL 400."""
+    return x265_clip(d, "hdr10.mp4")
+
+
+def hdr10_bare(d: Path) -> Path:
+    """PQ, BT.2020, 10-bit, but neither mastering display nor content light level metadata."""
+    return x265_clip(d, "hdr10_bare.mp4", master_display=None, max_cll=None)
+
+
+def hlg(d: Path) -> Path:
+    """HLG: ARIB STD-B67 transfer, BT.2020, 10-bit, no static metadata (HLG needs none)."""
+    return x265_clip(d, "hlg.mp4", transfer="arib-std-b67", master_display=None, max_cll=None)
+
+
+def sdr10(d: Path) -> Path:
+    """10-bit SDR: BT.709 tags on 10-bit HEVC."""
+    return x265_clip(
+        d, "sdr10.mp4", primaries="bt709", transfer="bt709", matrix="bt709", master_display=None, max_cll=None
+    )
+
+
+def pq_bt709(d: Path) -> Path:
+    """A lie: PQ transfer with BT.709 primaries and matrix (10-bit, HDR10 metadata present)."""
+    return x265_clip(d, "pq_bt709.mp4", primaries="bt709", matrix="bt709")
+
+
+def mastering_dark(d: Path) -> Path:
+    """A lie: HDR10 whose mastering display says 0 cd/m² max (and min); x265 writes MaxCLL/MaxFALL 0,0."""
+    return x265_clip(d, "mastering_dark.mp4", master_display=MASTER_DISPLAY_DARK, max_cll=None)
+
+
+def pq_8bit(d: Path, *, transfer: int = 16) -> Path:
+    """A lie: 8-bit H.264 whose VUI says BT.2020 and PQ (``transfer`` 16; 18 for HLG), set by h264_metadata."""
+    out = d / ("pq_8bit.mp4" if transfer == 16 else "hlg_8bit.mp4")
+    _ff(
+        "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25:d=1", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+        "-preset", "ultrafast",
+        "-bsf:v", f"h264_metadata=colour_primaries=9:transfer_characteristics={transfer}:matrix_coefficients=9",
         out,
     )  # fmt: skip
     return out

@@ -26,6 +26,7 @@ here; each room keeps its own in its ``errors.py`` (named in brackets), and this
     │   ├── ProbeError                not a readable media file (missing, empty, not media, truncated)
     │   ├── NoVideoStream             a video operation on a file without video
     │   ├── UnsupportedMedia          readable, but outside what we accept (e.g. 10000x10000)
+    │   │   └── BadColourMetadata     colour tags or HDR metadata that lie (PQ on 8-bit, PQ with BT.709)
     │   ├── DecodeError               the decoder reported errors
     │   ├── QAFailed                  one or more QA checks failed (carries the report)
     │   ├── DurationMismatch          two inputs that should cover the same time do not
@@ -59,6 +60,7 @@ import os
 from collections.abc import Sequence
 
 __all__ = [
+    "BadColourMetadata",
     "DecodeError",
     "DurationMismatch",
     "EncoderOptionError",
@@ -130,6 +132,10 @@ class NoVideoStream(MediaError):
 
 class UnsupportedMedia(MediaError):
     """Readable media that lies outside what the pipeline accepts."""
+
+
+class BadColourMetadata(UnsupportedMedia):
+    """The colour tags or the HDR metadata contradict the samples or each other: encoding would spread the lie."""
 
 
 class DecodeError(MediaError):
