@@ -163,7 +163,11 @@ def _supervisor_alive(pid: int | None, out: Path) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state not in ("Z", "X") and b"flows.live" in cmdline and os.fsencode(out.resolve()) in cmdline
+    if state in ("Z", "X"):
+        return False
+    # An empty command line is a process in its last moments of exit (its memory is gone, it is not yet a
+    # zombie): still ours, still alive, so stop() returns only once it is gone.
+    return not cmdline or (b"flows.live" in cmdline and os.fsencode(out.resolve()) in cmdline)
 
 
 def status(name: str, root: str | os.PathLike[str] | None = None) -> ChannelStatus:
