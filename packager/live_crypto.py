@@ -53,12 +53,12 @@ def with_pssh(init: bytes, kid: bytes, *, where: str | os.PathLike[str] = "init 
 def live_key(
     keystore: KeyStore, channel: str, scheme: str, top_height: int | None
 ) -> tuple[LiveProtection | None, ContentKey | None]:
-    """The protection of channel ``channel`` encrypted with ``scheme`` (``none``: ``(None, None)``) and its
-    key, from ``keystore`` under the channel's name (made on first use, so a channel started again keeps
-    it; the VOD titles it becomes get keys of their own). One key for every rendition: ffmpeg's dash
-    muxer gives all its mp4 muxers the same options; it is the key of the top rung's class (``track_class`` of ``top_height``), so a licence
-    policy that hands out SD keys more freely never opens an HD channel. Raises ``UsageError`` for
-    another scheme, ``KeyStoreError`` when the store cannot be written."""
+    """The protection of channel ``channel`` encrypted with ``scheme`` (``none``: ``(None, None)``) and its key, from
+    ``keystore`` under the channel's name (made on first use, so a channel started again keeps it; the VOD titles it
+    becomes get keys of their own). One key for every rendition: ffmpeg's dash muxer gives all its mp4 muxers the
+    same options; it is the key of the top rung's class (``track_class`` of ``top_height``), so a licence policy
+    that hands out SD keys more freely never opens an HD channel. Raises ``UsageError`` for another scheme,
+    ``KeyStoreError`` when the store cannot be written."""
     if scheme == "none":
         return None, None
     if scheme not in LIVE_SCHEMES:
