@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from edge.app import make_app
+from edge.live_relay import LIVE_RELAY_KEY
 from edge.tokens import TokenSigner
 from packager import ChannelState, KeyStore, LiveProtection, TrackClass
 from tests.edge.aio import aio, until
@@ -52,6 +54,12 @@ def _on_air(live: Path, url: str, state: str = "live") -> None:
     (live / CH / "status.json").write_text(json.dumps({"state": state, "url": f"{url}/live/{CH}/"}))
 
 
+async def _status_expired(relay: web.Application) -> None:
+    """Until the relay no longer trusts what it last read of the channel's status file."""
+    where = relay[LIVE_RELAY_KEY].where
+    await until(lambda: CH not in where or where[CH][0] <= time.monotonic(), what="the status lookup expired")
+
+
 def _packager(state: ChannelState) -> web.Application:
     app = make_app(config(), live={CH: state})
     app.middlewares.append(_count)
@@ -62,13 +70,14 @@ def _packager(state: ChannelState) -> web.Application:
 async def test_held_reloads_at_the_edge_cost_the_packager_one_request(channel):
     feed, state, live = channel
     _seen.clear()
-    async with serve(_packager(state)) as up, serve(make_app(config(live_dir=live))) as edge:
+    relay = make_app(config(live_dir=live))
+    async with serve(_packager(state)) as up, serve(relay) as edge:
         _on_air(live, up)
         url = f"{edge}/live/{CH}/{VIDEO}.m3u8?_HLS_msn=4&_HLS_part=1"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
             waiting = [asyncio.ensure_future(get(s, url)) for _ in range(40)]
             await until(lambda: len(_seen) == 1, what="the one upstream reload")
-            await asyncio.sleep(0.2)  # every player is held at the edge by now
+            await until(lambda: relay[LIVE_RELAY_KEY].requests == 40, what="every player held at the edge")
             feed.grow("seg-0-4.m4s")
             await asyncio.to_thread(state.refresh)
             answers = await asyncio.gather(*waiting)
@@ -136,10 +145,10 @@ async def test_channels_off_the_air_and_tokens(channel):
         token = signer.sign(f"/live/{CH}/", ttl=60)
         assert (await get(s, playlist, params={"token": token}))[0] == 404  # no status file: not on the air
         _on_air(live, up, state="ended")
-        await asyncio.sleep(0.6)  # the relay trusts a status for half a second
+        await _status_expired(relay)
         assert (await get(s, playlist, params={"token": token}))[0] == 404
         _on_air(live, up)
-        await asyncio.sleep(0.6)
+        await _status_expired(relay)
         assert (await get(s, playlist))[0] == 403
         assert (await get(s, playlist, params={"token": signer.sign("/live/other/", ttl=60)}))[0] == 403
         status, _, body = await get(s, playlist, params={"token": token})
